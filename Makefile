@@ -1,0 +1,32 @@
+# music_tm: PGXS build.  `make && make install`, then `make installcheck`
+# against a running server; tools/test.sh runs every suite in a throwaway
+# cluster.
+
+EXTENSION = music_tm
+MODULE_big = music_tm
+OBJS = src/common.o src/ingest.o src/extract.o
+DATA = music_tm--1.0.sql
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
+
+# One regression file per topic; each loads the extension itself.
+REGRESS = schema save_track snapshot track_detail bad_input
+REGRESS_OPTS = --load-extension=music_tm
+
+# Isolation specs live in test/specs, their expected output in test/expected.
+ISOLATION = upsert_race
+ISOLATION_OPTS = --inputdir=test --load-extension=music_tm
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: bench
+bench:
+	bash tools/bench.sh

@@ -1,0 +1,152 @@
+/*
+ * common.c
+ *		Argument checks and jsonb field readers shared by the ingest, history
+ *		and extraction families.
+ *
+ * The readers look a key up with the server's binary search over a jsonb
+ * object (getKeyJsonValueFromContainer) and never copy the container, so a
+ * caller that detoasts a value once can read every field it needs from that
+ * one copy.
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
+#include "utils/fmgrprotos.h"
+#include "utils/numeric.h"
+
+#include "common.h"
+
+PG_MODULE_MAGIC;
+
+/*
+ * Raise 22004 when a required argument is NULL.  Our functions are not
+ * STRICT on purpose: a NULL payload silently storing nothing would hide bugs
+ * in the caller.
+ */
+void
+mtm_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be null", argname)));
+}
+
+/* Where a value sits, for error details: "items[3]" or "the track object". */
+const char *
+mtm_where_desc(const MtmWhere *where)
+{
+	if (where == NULL || where->item < 0)
+		return "the track object";
+	return psprintf("items[%d]", where->item);
+}
+
+/* Name of a JSON type as the SQL function jsonb_typeof spells it. */
+const char *
+mtm_jsonb_type_name(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "string";
+		case jbvNumeric:
+			return "number";
+		case jbvBool:
+			return "boolean";
+		case jbvBinary:
+			return JsonContainerIsObject(v->val.binary.data) ? "object" :
+				JsonContainerIsScalar(v->val.binary.data) ? "scalar" : "array";
+		case jbvObject:
+			return "object";
+		case jbvArray:
+			return "array";
+		default:
+			return "unknown";
+	}
+}
+
+bool
+mtm_is_object(const JsonbValue *v)
+{
+	return v != NULL && v->type == jbvBinary &&
+		JsonContainerIsObject(v->val.binary.data);
+}
+
+bool
+mtm_is_array(const JsonbValue *v)
+{
+	return v != NULL && v->type == jbvBinary &&
+		JsonContainerIsArray(v->val.binary.data) &&
+		!JsonContainerIsScalar(v->val.binary.data);
+}
+
+/* The value of obj.key in *out, or NULL when the key is absent. */
+JsonbValue *
+mtm_field(JsonbContainer *obj, const char *key, JsonbValue *out)
+{
+	return getKeyJsonValueFromContainer(obj, key, strlen(key), out);
+}
+
+/* obj.key when it is an object, else NULL (absent, JSON null, other type). */
+JsonbContainer *
+mtm_field_object(JsonbContainer *obj, const char *key, JsonbValue *scratch)
+{
+	JsonbValue *v = mtm_field(obj, key, scratch);
+
+	return mtm_is_object(v) ? v->val.binary.data : NULL;
+}
+
+/* A palloc'd C string of a JSON string value, or NULL for any other value. */
+char *
+mtm_string_or_null(const JsonbValue *v)
+{
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * Read a JSON number that must be a whole number fitting int32.  Returns
+ * false for other JSON types, fractions and out-of-range values; the caller
+ * decides whether that is an error or a NULL.
+ */
+bool
+mtm_numeric_int32(const JsonbValue *v, int32 *out)
+{
+	Datum		num;
+	Datum		whole;
+	bool		overflow = false;
+
+	if (v == NULL || v->type != jbvNumeric)
+		return false;
+	num = NumericGetDatum(v->val.numeric);
+	whole = DirectFunctionCall2(numeric_trunc, num, Int32GetDatum(0));
+	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, num, whole)))
+		return false;
+	*out = numeric_int4_opt_error(v->val.numeric, &overflow);
+	return !overflow;
+}
+
+/*
+ * Content hash of a jsonb value: the server's 64-bit hash over its binary
+ * form.  jsonb's binary form is canonical (keys sorted and de-duplicated), so
+ * the same object always hashes alike whatever key order the client sent.
+ */
+int64
+mtm_jsonb_hash(Jsonb *jb)
+{
+	return (int64) hash_bytes_extended((const unsigned char *) VARDATA_ANY(jb),
+									   VARSIZE_ANY_EXHDR(jb), 0);
+}
+
+PG_FUNCTION_INFO_V1(track_hash);
+
+/* track_hash(jsonb) returns bigint: mtm_jsonb_hash for SQL callers. */
+Datum
+track_hash(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(mtm_jsonb_hash(PG_GETARG_JSONB_P(0)));
+}

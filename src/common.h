@@ -1,0 +1,49 @@
+/*
+ * common.h
+ *		Pieces shared by every routine family of music_tm: limits, argument
+ *		checks, and small readers over a jsonb object's fields.
+ */
+#ifndef MUSIC_TM_COMMON_H
+#define MUSIC_TM_COMMON_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+
+/* Schema every object of the extension lives in (control file: schema). */
+#define MTM_SCHEMA "music_tm"
+
+/* Listener used when a caller names none; matches the column defaults. */
+#define MTM_DEFAULT_LISTENER "default"
+
+/* Highest rank a chart entry may have.  Spotify charts stop near 99. */
+#define MTM_MAX_RANK 1000
+
+/*
+ * Where a value came from, for error details: a lone track object passed to
+ * save_track (item < 0) or items[item] of a page.
+ */
+typedef struct MtmWhere
+{
+	int			item;
+} MtmWhere;
+
+extern void mtm_require_arg(FunctionCallInfo fcinfo, int argno,
+							const char *argname);
+extern const char *mtm_where_desc(const MtmWhere *where);
+
+extern const char *mtm_jsonb_type_name(const JsonbValue *v);
+extern bool mtm_is_object(const JsonbValue *v);
+extern bool mtm_is_array(const JsonbValue *v);
+extern JsonbValue *mtm_field(JsonbContainer *obj, const char *key,
+							 JsonbValue *out);
+extern JsonbContainer *mtm_field_object(JsonbContainer *obj, const char *key,
+										JsonbValue *scratch);
+extern char *mtm_string_or_null(const JsonbValue *v);
+
+extern bool mtm_numeric_int32(const JsonbValue *v, int32 *out);
+
+extern int64 mtm_jsonb_hash(Jsonb *jb);
+
+#endif							/* MUSIC_TM_COMMON_H */

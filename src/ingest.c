@@ -1,0 +1,438 @@
+/*
+ * ingest.c
+ *		Snapshot upsert: save_track and save_snapshot_row.
+ *
+ * Writes go through SPI with plans prepared once per backend and kept
+ * (SPI_keepplan).  Every statement names its tables with the schema and its
+ * operators as OPERATOR(pg_catalog.=), so no search_path can redirect them.
+ *
+ * Two rules keep the statements portable to Citus, where per-listener tables
+ * are distributed by listener and music_tm.tracks is a reference table:
+ *	- timestamps are computed once in C and passed as parameters, never as
+ *	  now() inside ON CONFLICT ... DO UPDATE SET;
+ *	- an unchanged track costs one read and no write: its stored content hash
+ *	  is read first, and only new or changed tracks reach the upsert.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+#include "common.h"
+#include "ingest.h"
+
+PG_FUNCTION_INFO_V1(save_track);
+PG_FUNCTION_INFO_V1(save_snapshot_row);
+
+/* Plans kept for the life of the backend. */
+static SPIPlanPtr track_hash_plan = NULL;
+static SPIPlanPtr track_upsert_plan = NULL;
+static SPIPlanPtr chart_header_plan = NULL;
+static SPIPlanPtr chart_entry_plan = NULL;
+static Oid	chart_plans_range_type = InvalidOid;
+
+static SPIPlanPtr
+PrepareKept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/* Raise the error for a field of a track object that has the wrong type. */
+static void
+FieldTypeError(const MtmWhere *where, const char *field, const char *expected,
+			   const JsonbValue *got)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("field \"%s\" of a track object must be %s", field, expected),
+			 errdetail("Found a JSON %s in field \"%s\" of %s.",
+					   mtm_jsonb_type_name(got), field, mtm_where_desc(where))));
+}
+
+/* A string field that may be absent or JSON null (NULL then). */
+static char *
+OptionalString(JsonbContainer *obj, const char *key, const char *field,
+			   const MtmWhere *where)
+{
+	JsonbValue	v;
+	JsonbValue *found = mtm_field(obj, key, &v);
+
+	if (found == NULL || found->type == jbvNull)
+		return NULL;
+	if (found->type != jbvString)
+		FieldTypeError(where, field, "a string", found);
+	return mtm_string_or_null(found);
+}
+
+/* An object field that may be absent or JSON null (NULL then). */
+static JsonbContainer *
+OptionalObject(JsonbContainer *obj, const char *key, const char *field,
+			   const MtmWhere *where, JsonbValue *scratch)
+{
+	JsonbValue *found = mtm_field(obj, key, scratch);
+
+	if (found == NULL || found->type == jbvNull)
+		return NULL;
+	if (!mtm_is_object(found))
+		FieldTypeError(where, field, "an object", found);
+	return found->val.binary.data;
+}
+
+/*
+ * Check a track object and pull out the columns of music_tm.tracks.
+ * Required: a non-empty string "id" and a string "name".  Optional, but typed
+ * when present: artists (array of objects), album (object), duration_ms (a
+ * whole number 0..2^31-1) and external_urls (object).
+ */
+void
+mtm_parse_track(Jsonb *track, const MtmWhere *where, MtmTrackRow *row)
+{
+	JsonbContainer *obj = &track->root;
+	JsonbValue	v;
+	JsonbValue *found;
+	JsonbContainer *sub;
+
+	if (!JB_ROOT_IS_OBJECT(track) || JB_ROOT_IS_SCALAR(track))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a track must be a JSON object"),
+				 errdetail("Found a JSON %s where %s should be.",
+						   JB_ROOT_IS_SCALAR(track) ? "scalar" : "array",
+						   mtm_where_desc(where))));
+
+	memset(row, 0, sizeof(*row));
+
+	found = mtm_field(obj, "id", &v);
+	if (found == NULL || found->type == jbvNull)
+	{
+		JsonbValue	local;
+		JsonbValue *is_local = mtm_field(obj, "is_local", &local);
+		bool		local_file = is_local && is_local->type == jbvBool &&
+			is_local->val.boolean;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("track object has no \"id\""),
+				 errdetail("Field \"id\" of %s is %s.", mtm_where_desc(where),
+						   found ? "null" : "missing"),
+				 local_file ?
+				 errhint("Local files (\"is_local\": true) have no Spotify id and cannot be stored as tracks.") : 0));
+	}
+	if (found->type != jbvString)
+		FieldTypeError(where, "id", "a string", found);
+	if (found->val.string.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("field \"id\" of a track object must not be empty"),
+				 errdetail("Field \"id\" of %s is \"\".", mtm_where_desc(where))));
+	row->track_id = mtm_string_or_null(found);
+
+	found = mtm_field(obj, "name", &v);
+	if (found == NULL || found->type == jbvNull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("track object has no \"name\""),
+				 errdetail("Field \"name\" of %s is %s.", mtm_where_desc(where),
+						   found ? "null" : "missing")));
+	if (found->type != jbvString)
+		FieldTypeError(where, "name", "a string", found);
+	row->name = mtm_string_or_null(found);
+
+	/* artists[0].name */
+	found = mtm_field(obj, "artists", &v);
+	if (found != NULL && found->type != jbvNull)
+	{
+		JsonbValue *first;
+
+		if (!mtm_is_array(found))
+			FieldTypeError(where, "artists", "an array", found);
+		first = getIthJsonbValueFromContainer(found->val.binary.data, 0);
+		if (first != NULL && first->type != jbvNull)
+		{
+			if (!mtm_is_object(first))
+				FieldTypeError(where, "artists[0]", "an object", first);
+			row->artist_name = OptionalString(first->val.binary.data, "name",
+											  "artists[0].name", where);
+		}
+	}
+
+	sub = OptionalObject(obj, "album", "album", where, &v);
+	if (sub != NULL)
+		row->album_name = OptionalString(sub, "name", "album.name", where);
+
+	found = mtm_field(obj, "duration_ms", &v);
+	if (found != NULL && found->type != jbvNull)
+	{
+		if (found->type != jbvNumeric)
+			FieldTypeError(where, "duration_ms", "a number", found);
+		if (!mtm_numeric_int32(found, &row->duration_ms) || row->duration_ms < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("field \"duration_ms\" of a track object must be a whole number between 0 and 2147483647"),
+					 errdetail("Found %s in field \"duration_ms\" of %s.",
+							   DatumGetCString(DirectFunctionCall1(numeric_out,
+																   NumericGetDatum(found->val.numeric))),
+							   mtm_where_desc(where))));
+		row->has_duration = true;
+	}
+
+	sub = OptionalObject(obj, "external_urls", "external_urls", where, &v);
+	if (sub != NULL)
+		row->spotify_url = OptionalString(sub, "spotify",
+										  "external_urls.spotify", where);
+
+	row->raw_json = track;
+	row->content_hash = mtm_jsonb_hash(track);
+}
+
+const char *
+mtm_write_result_name(MtmWriteResult r)
+{
+	switch (r)
+	{
+		case MTM_INSERTED:
+			return "inserted";
+		case MTM_UPDATED:
+			return "updated";
+		case MTM_UNCHANGED:
+			return "unchanged";
+	}
+	return "unknown";
+}
+
+static Datum
+TextOrNull(const char *s, char *nulls, int i)
+{
+	nulls[i] = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/*
+ * Store one parsed track.  Must be called inside SPI_connect.
+ *
+ * Reads the stored content hash first: an identical object is neither
+ * written nor locked.  Otherwise one INSERT ... ON CONFLICT DO UPDATE whose
+ * WHERE clause repeats the hash test, so that a concurrent writer of the same
+ * object leaves no extra row version either.
+ */
+MtmWriteResult
+mtm_store_track(const MtmTrackRow *row, TimestampTz now)
+{
+	Datum		values[9];
+	char		nulls[9];
+	bool		isnull;
+	int			ret;
+
+	if (track_hash_plan == NULL)
+	{
+		Oid			types[1] = {TEXTOID};
+
+		track_hash_plan = PrepareKept(
+			"SELECT content_hash FROM music_tm.tracks"
+			" WHERE track_id OPERATOR(pg_catalog.=) $1", 1, types);
+	}
+	if (track_upsert_plan == NULL)
+	{
+		Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
+		TEXTOID, JSONBOID, INT8OID, TIMESTAMPTZOID};
+
+		track_upsert_plan = PrepareKept(
+			"INSERT INTO music_tm.tracks AS t"
+			" (track_id, name, artist_name, album_name, duration_ms,"
+			"  spotify_url, raw_json, content_hash, created_at, updated_at)"
+			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
+			" ON CONFLICT (track_id) DO UPDATE SET"
+			"  name = EXCLUDED.name, artist_name = EXCLUDED.artist_name,"
+			"  album_name = EXCLUDED.album_name,"
+			"  duration_ms = EXCLUDED.duration_ms,"
+			"  spotify_url = EXCLUDED.spotify_url, raw_json = EXCLUDED.raw_json,"
+			"  content_hash = EXCLUDED.content_hash,"
+			"  updated_at = EXCLUDED.updated_at"
+			" WHERE t.content_hash OPERATOR(pg_catalog.<>) EXCLUDED.content_hash"
+			" RETURNING t.xmax OPERATOR(pg_catalog.=) 0", 9, types);
+	}
+
+	values[0] = CStringGetTextDatum(row->track_id);
+	ret = SPI_execute_plan(track_hash_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading music_tm.tracks failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		Datum		h = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull && DatumGetInt64(h) == row->content_hash)
+			return MTM_UNCHANGED;
+	}
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(row->track_id);
+	values[1] = CStringGetTextDatum(row->name);
+	values[2] = TextOrNull(row->artist_name, nulls, 2);
+	values[3] = TextOrNull(row->album_name, nulls, 3);
+	values[4] = Int32GetDatum(row->duration_ms);
+	nulls[4] = row->has_duration ? ' ' : 'n';
+	values[5] = TextOrNull(row->spotify_url, nulls, 5);
+	values[6] = JsonbPGetDatum(row->raw_json);
+	values[7] = Int64GetDatum(row->content_hash);
+	values[8] = TimestampTzGetDatum(now);
+
+	ret = SPI_execute_plan(track_upsert_plan, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "writing music_tm.tracks failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return MTM_UNCHANGED;	/* a concurrent writer stored the same object */
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull)) ?
+		MTM_INSERTED : MTM_UPDATED;
+}
+
+/*
+ * save_track(track jsonb) returns text
+ *
+ * The seed app's save_track: upsert one Spotify track object.  Returns
+ * 'inserted', 'updated' or 'unchanged'.
+ */
+Datum
+save_track(PG_FUNCTION_ARGS)
+{
+	MtmTrackRow row;
+	MtmWhere	where = {-1};
+	MtmWriteResult result;
+
+	mtm_require_arg(fcinfo, 0, "track");
+	mtm_parse_track(PG_GETARG_JSONB_P(0), &where, &row);
+
+	SPI_connect();
+	result = mtm_store_track(&row, GetCurrentTransactionStartTimestamp());
+	SPI_finish();
+
+	PG_RETURN_TEXT_P(cstring_to_text(mtm_write_result_name(result)));
+}
+
+/*
+ * The chart plans take the time_range enum as a parameter, so they are tied
+ * to that type's OID; if the extension was dropped and created again in this
+ * backend the OID changes and the plans are made anew.
+ */
+static void
+PrepareChartPlans(Oid range_type)
+{
+	Oid			header_types[4] = {TEXTOID, range_type, DATEOID, TIMESTAMPTZOID};
+	Oid			entry_types[5] = {TEXTOID, range_type, DATEOID, TEXTOID, INT4OID};
+
+	if (chart_plans_range_type == range_type)
+		return;
+	if (chart_header_plan)
+		SPI_freeplan(chart_header_plan);
+	if (chart_entry_plan)
+		SPI_freeplan(chart_entry_plan);
+	chart_header_plan = chart_entry_plan = NULL;
+	chart_plans_range_type = InvalidOid;
+
+	chart_header_plan = PrepareKept(
+		"INSERT INTO music_tm.charts"
+		" (listener, time_range, snapshot_date, recorded_at)"
+		" VALUES ($1, $2, $3, $4)"
+		" ON CONFLICT (listener, time_range, snapshot_date) DO NOTHING",
+		4, header_types);
+	chart_entry_plan = PrepareKept(
+		"INSERT INTO music_tm.chart_entries AS e"
+		" (listener, time_range, snapshot_date, track_id, rank)"
+		" VALUES ($1, $2, $3, $4, $5)"
+		" ON CONFLICT (listener, time_range, track_id, snapshot_date)"
+		" DO UPDATE SET rank = EXCLUDED.rank"
+		" WHERE e.rank OPERATOR(pg_catalog.<>) EXCLUDED.rank",
+		5, entry_types);
+	chart_plans_range_type = range_type;
+}
+
+/*
+ * save_snapshot_row(track_id text, snapshot_date date, time_range
+ *					 music_tm.time_range, rank integer, listener text)
+ *
+ * The seed app's save_snapshot_row: one chart entry, idempotent, rank updated
+ * on conflict.  Creates the chart's header row when it is the first entry.
+ */
+Datum
+save_snapshot_row(PG_FUNCTION_ARGS)
+{
+	Datum		values[5];
+	Oid			check_types[1] = {TEXTOID};
+	static SPIPlanPtr track_exists_plan = NULL;
+	int32		rank;
+	int			ret;
+
+	mtm_require_arg(fcinfo, 0, "track_id");
+	mtm_require_arg(fcinfo, 1, "snapshot_date");
+	mtm_require_arg(fcinfo, 2, "time_range");
+	mtm_require_arg(fcinfo, 3, "rank");
+	mtm_require_arg(fcinfo, 4, "listener");
+
+	rank = PG_GETARG_INT32(3);
+	if (rank < 1 || rank > MTM_MAX_RANK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rank must be between 1 and %d", MTM_MAX_RANK),
+				 errdetail("Argument \"rank\" is %d.", rank)));
+	if (DATE_NOT_FINITE(PG_GETARG_DATEADT(1)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("snapshot_date must be a finite date")));
+	if (VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(4)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("listener must not be empty")));
+
+	SPI_connect();
+	if (track_exists_plan == NULL)
+		track_exists_plan = PrepareKept(
+			"SELECT 1 FROM music_tm.tracks"
+			" WHERE track_id OPERATOR(pg_catalog.=) $1", 1, check_types);
+	PrepareChartPlans(get_fn_expr_argtype(fcinfo->flinfo, 2));
+
+	values[0] = PG_GETARG_DATUM(0);
+	ret = SPI_execute_plan(track_exists_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading music_tm.tracks failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("track \"%s\" does not exist",
+						text_to_cstring(PG_GETARG_TEXT_PP(0))),
+				 errdetail("Argument \"track_id\" names no row of music_tm.tracks."),
+				 errhint("Store the track with music_tm.save_track first.")));
+
+	values[0] = PG_GETARG_DATUM(4);
+	values[1] = PG_GETARG_DATUM(2);
+	values[2] = PG_GETARG_DATUM(1);
+	values[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	ret = SPI_execute_plan(chart_header_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "writing music_tm.charts failed: %s",
+			 SPI_result_code_string(ret));
+
+	values[3] = PG_GETARG_DATUM(0);
+	values[4] = Int32GetDatum(rank);
+	ret = SPI_execute_plan(chart_entry_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "writing music_tm.chart_entries failed: %s",
+			 SPI_result_code_string(ret));
+
+	SPI_finish();
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,42 @@
+/*
+ * ingest.h
+ *		Snapshot upsert: storing Spotify track objects and chart entries.
+ */
+#ifndef MUSIC_TM_INGEST_H
+#define MUSIC_TM_INGEST_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "common.h"
+
+/* The columns of music_tm.tracks that come out of one track object. */
+typedef struct MtmTrackRow
+{
+	char	   *track_id;
+	char	   *name;
+	char	   *artist_name;	/* first artist, NULL when none */
+	char	   *album_name;		/* NULL when no album */
+	bool		has_duration;
+	int32		duration_ms;
+	char	   *spotify_url;	/* external_urls.spotify, NULL when none */
+	Jsonb	   *raw_json;		/* the object as given */
+	int64		content_hash;	/* mtm_jsonb_hash(raw_json) */
+} MtmTrackRow;
+
+/* What storing one track did. */
+typedef enum MtmWriteResult
+{
+	MTM_INSERTED,
+	MTM_UPDATED,
+	MTM_UNCHANGED
+} MtmWriteResult;
+
+extern void mtm_parse_track(Jsonb *track, const MtmWhere *where,
+							MtmTrackRow *row);
+extern MtmWriteResult mtm_store_track(const MtmTrackRow *row, TimestampTz now);
+extern const char *mtm_write_result_name(MtmWriteResult r);
+
+#endif							/* MUSIC_TM_INGEST_H */

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""music_tm benchmarks: ratios measured side by side in one run.
+
+Run with `make bench` (tools/bench.sh starts a throwaway cluster).  Each
+benchmark times music_tm against its peers on the same data in the same run,
+repeats every measurement, keeps the best time, and prints the ratio with its
+target.  Absolute times are printed for information only; nothing asserts on
+them.  Connection settings come from the libpq environment.
+"""
+import argparse
+import gzip
+import json
+import os
+import sys
+import time
+
+import psycopg2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tools"))
+
+
+def connect():
+    conn = psycopg2.connect("")
+    conn.autocommit = True
+    return conn
+
+
+def best_of(n, fn):
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+class Report:
+    def __init__(self):
+        self.rows = []
+
+    def ratio(self, name, ours, peer, target=None, note=""):
+        """peer / ours: how many times faster music_tm is (higher is better)."""
+        r = peer / ours if ours > 0 else float("inf")
+        met = "" if target is None else ("met" if r >= target else "NOT met")
+        tgt = "no target" if target is None else f"target >= {target:.2f}x"
+        self.rows.append((name, r, tgt, met))
+        print(f"  {name:<58} {r:6.2f}x  ({tgt}) {met}  "
+              f"[music_tm {ours * 1000:.1f} ms, peer {peer * 1000:.1f} ms]{note}", flush=True)
+
+
+def load_sample(cur, days):
+    """Pages of the generated sample into a table: (snapshot_date, time_range, page)."""
+    import gen_sample
+    import datetime
+    import io
+    buf = io.StringIO()
+    gen_sample.generate(days, 160, 50, 1981, datetime.date(2026, 1, 5), buf)
+    cur.execute("DROP TABLE IF EXISTS bench_pages")
+    cur.execute("CREATE TABLE bench_pages (n serial, doc jsonb)")
+    buf.seek(0)
+    cur.copy_expert("COPY bench_pages (doc) FROM STDIN WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')", buf)
+    cur.execute("""CREATE TABLE IF NOT EXISTS bench_items AS
+                   SELECT item FROM bench_pages, jsonb_array_elements(doc->'page'->'items') item
+                   WHERE item->>'id' IS NOT NULL""")
+
+
+SEED_TABLE = """
+CREATE TABLE seed_tracks (
+    track_id text PRIMARY KEY, name text, artist_name text, album_name text,
+    duration_ms integer, spotify_url text, raw_json jsonb, updated_at timestamptz)"""
+
+# The seed's save_track statement, one row at a time, as PL/pgSQL runs it
+# (prepared once, like SPI): the fairest per-row peer of music_tm.save_track.
+SEED_LOOP = """
+DO $$
+DECLARE t jsonb;
+BEGIN
+    FOR t IN SELECT item FROM bench_items LOOP
+        INSERT INTO seed_tracks (track_id, name, artist_name, album_name,
+                                 duration_ms, spotify_url, raw_json)
+        VALUES (t->>'id', t->>'name', t->'artists'->0->>'name', t->'album'->>'name',
+                (t->>'duration_ms')::int, t->'external_urls'->>'spotify', t)
+        ON CONFLICT (track_id) DO UPDATE SET
+            name = EXCLUDED.name, artist_name = EXCLUDED.artist_name,
+            album_name = EXCLUDED.album_name, duration_ms = EXCLUDED.duration_ms,
+            spotify_url = EXCLUDED.spotify_url, raw_json = EXCLUDED.raw_json,
+            updated_at = now();
+    END LOOP;
+END $$"""
+
+OURS_LOOP = """
+DO $$
+DECLARE t jsonb;
+BEGIN
+    FOR t IN SELECT item FROM bench_items LOOP
+        PERFORM music_tm.save_track(t);
+    END LOOP;
+END $$"""
+
+
+def bench_save_track(cur, report, repeat):
+    """save_track vs the seed's per-row INSERT ... ON CONFLICT, first ingest and replay."""
+    cur.execute("DROP TABLE IF EXISTS seed_tracks")
+    cur.execute(SEED_TABLE)
+
+    def first(sql, table):
+        def run():
+            cur.execute(f"TRUNCATE {table}")
+            cur.execute(sql)
+        return run
+
+    ours_first = best_of(repeat, first(OURS_LOOP, "music_tm.tracks CASCADE"))
+    seed_first = best_of(repeat, first(SEED_LOOP, "seed_tracks"))
+    ours_replay = best_of(repeat, lambda: cur.execute(OURS_LOOP))
+    seed_replay = best_of(repeat, lambda: cur.execute(SEED_LOOP))
+    cur.execute("SELECT count(*) FROM bench_items")
+    n = cur.fetchone()[0]
+    print(f"save_track, {n} track objects of the sample, one call per object (server-side loop):")
+    report.ratio("first ingest: seed's per-row upsert / save_track", ours_first, seed_first)
+    report.ratio("replay: seed's per-row upsert / save_track", ours_replay, seed_replay)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", type=int, default=28, help="days of sample pages")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION IF NOT EXISTS music_tm")
+    load_sample(cur, a.days)
+    report = Report()
+    bench_save_track(cur, report, a.repeat)
+    missed = [r for r in report.rows if r[3] == "NOT met"]
+    print(f"{len(report.rows)} ratios, {len(missed)} targets not met")
+
+
+if __name__ == "__main__":
+    main()

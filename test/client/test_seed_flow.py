@@ -1,0 +1,172 @@
+"""The seed app's flow on music_tm, from Python with psycopg2.
+
+The seed (shared/seeds/000) sends one INSERT ... ON CONFLICT per track and
+per chart row with psycopg2; here the same app calls music_tm's functions
+with the same parameterised style.  Connection settings come from the usual
+libpq environment (PGHOST, PGPORT, PGUSER, ...); each test class works in a
+database of its own.
+"""
+import datetime
+import gzip
+import json
+import os
+import unittest
+
+import psycopg2
+import psycopg2.errors
+from psycopg2.extras import Json
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLE = os.path.join(HERE, "..", "..", "data", "sample_pages.jsonl.gz")
+DB = "music_tm_client_test"
+
+
+def admin():
+    conn = psycopg2.connect(dbname=os.environ.get("PGDATABASE", "postgres"))
+    conn.autocommit = True
+    return conn
+
+
+def setUpModule():
+    conn = admin()
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+        cur.execute(f"CREATE DATABASE {DB}")
+    conn.close()
+    conn = psycopg2.connect(dbname=DB)
+    with conn.cursor() as cur:
+        cur.execute("CREATE EXTENSION music_tm")
+    conn.commit()
+    conn.close()
+
+
+def tearDownModule():
+    conn = admin()
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+    conn.close()
+
+
+def sample_pages(n):
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i >= n:
+                return
+            yield json.loads(line)
+
+
+# The app's own helpers, as the seed wrote them, now calling music_tm.
+def save_track(conn, track):
+    with conn.cursor() as cur:
+        cur.execute("SELECT music_tm.save_track(%s)", (Json(track),))
+        return cur.fetchone()[0]
+
+
+def save_snapshot_row(conn, track_id, snapshot_date, time_range, rank):
+    with conn.cursor() as cur:
+        cur.execute("SELECT music_tm.save_snapshot_row(%s, %s, %s, %s)",
+                    (track_id, snapshot_date, time_range, rank))
+
+
+def get_track_detail(conn, track_id):
+    with conn.cursor() as cur:
+        cur.execute("SELECT * FROM music_tm.track_detail(%s)", (track_id,))
+        return cur.fetchone()
+
+
+def counts(conn):
+    with conn.cursor() as cur:
+        cur.execute("SELECT (SELECT count(*) FROM music_tm.tracks),"
+                    " (SELECT count(*) FROM music_tm.charts),"
+                    " (SELECT count(*) FROM music_tm.chart_entries)")
+        return cur.fetchone()
+
+
+class SeedFlow(unittest.TestCase):
+    def setUp(self):
+        self.conn = psycopg2.connect(dbname=DB)
+        with self.conn.cursor() as cur:
+            cur.execute("TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries")
+        self.conn.commit()
+
+    def tearDown(self):
+        self.conn.close()
+
+    def store_day(self, record):
+        """The seed's daily job: every track, then every chart row, one commit."""
+        page = record["page"]
+        for i, track in enumerate(page["items"]):
+            if track is None or track.get("id") is None:
+                continue        # local files have no id; the seed skipped them too
+            save_track(self.conn, track)
+            save_snapshot_row(self.conn, track["id"], record["snapshot_date"],
+                              record["time_range"], page["offset"] + i + 1)
+        self.conn.commit()
+
+    def test_daily_flow(self):
+        records = list(sample_pages(6))
+        for r in records:
+            self.store_day(r)
+        tracks, charts, entries = counts(self.conn)
+        self.assertEqual(charts, 6)
+        expected = sum(1 for r in records for t in r["page"]["items"] if t and t.get("id"))
+        self.assertEqual(entries, expected)
+        ids = {t["id"] for r in records for t in r["page"]["items"] if t and t.get("id")}
+        self.assertEqual(tracks, len(ids))
+
+    def test_replay_writes_nothing(self):
+        record = next(sample_pages(1))
+        self.store_day(record)
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT string_agg(xmin::text, ',' ORDER BY track_id) FROM music_tm.tracks")
+            before = cur.fetchone()[0]
+        results = {save_track(self.conn, t) for t in record["page"]["items"] if t.get("id")}
+        self.conn.commit()
+        self.assertEqual(results, {"unchanged"})
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT string_agg(xmin::text, ',' ORDER BY track_id) FROM music_tm.tracks")
+            self.assertEqual(cur.fetchone()[0], before)
+
+    def test_track_detail(self):
+        record = next(sample_pages(1))
+        track = record["page"]["items"][0]
+        self.assertEqual(save_track(self.conn, track), "inserted")
+        self.conn.commit()
+        row = get_track_detail(self.conn, track["id"])
+        self.assertEqual(row[0], track["id"])
+        self.assertEqual(row[1], track["name"])
+        self.assertEqual(row[2], track["artists"][0]["name"])
+        self.assertEqual(row[4], track["duration_ms"])
+        self.assertEqual(row[6], track["album"]["release_date"])
+        self.assertEqual(row[7], track["external_ids"].get("isrc"))
+        self.assertIsNone(get_track_detail(self.conn, "no-such-track"))
+
+    def test_rollback_discards_everything(self):
+        record = next(sample_pages(1))
+        track = record["page"]["items"][0]
+        save_track(self.conn, track)
+        save_snapshot_row(self.conn, track["id"], datetime.date(2026, 2, 1), "short_term", 1)
+        self.conn.rollback()
+        self.assertEqual(counts(self.conn), (0, 0, 0))
+
+    def test_bad_payload_is_rejected_and_writes_nothing(self):
+        good = next(sample_pages(1))["page"]["items"][0]
+        save_track(self.conn, good)
+        self.conn.commit()
+        bad = dict(good, id="another", duration_ms="three minutes")
+        with self.assertRaises(psycopg2.errors.InvalidParameterValue) as ctx:
+            save_track(self.conn, bad)
+        self.assertEqual(ctx.exception.pgcode, "22023")
+        self.assertIn("duration_ms", ctx.exception.pgerror)
+        self.conn.rollback()
+        with self.assertRaises(psycopg2.errors.ForeignKeyViolation):
+            save_snapshot_row(self.conn, "never-stored", "2026-02-01", "short_term", 1)
+        self.conn.rollback()
+        with self.assertRaises(psycopg2.errors.InvalidTextRepresentation):
+            save_snapshot_row(self.conn, good["id"], "2026-02-01", "all_time", 1)
+        self.conn.rollback()
+        self.assertEqual(counts(self.conn), (1, 0, 0))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,30 @@
+# Sourced by the demo, test and benchmark scripts: build and install music_tm,
+# and run a command as an ordinary user (PostgreSQL refuses to run as root).
+
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+export PATH="$($PG_CONFIG --bindir):$PATH"
+
+# build_and_install DIR: compile with -Werror and install into the server.
+build_and_install() {
+    local dir=$1 sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    make -C "$dir" -s PG_CONFIG="$PG_CONFIG" >/dev/null
+    $sudo make -C "$dir" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+}
+
+# as_user DIR CMD...: as root, copy DIR to a scratch directory owned by the
+# postgres user and run CMD there as that user; otherwise run CMD in DIR.
+# Prints nothing of its own; sets WORKDIR to where CMD ran.
+as_user() {
+    local dir=$1; shift
+    if [ "$(id -u)" -eq 0 ]; then
+        WORKDIR=$(mktemp -d /tmp/music_tm.XXXXXX)
+        cp -a "$dir/." "$WORKDIR/"
+        chown -R postgres: "$WORKDIR"
+        chmod 755 "$WORKDIR"
+        (cd "$WORKDIR" && runuser -u postgres -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" CI="${CI:-}" "$@")
+    else
+        WORKDIR=$dir
+        (cd "$dir" && "$@")
+    fi
+}

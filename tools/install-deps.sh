@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what building and testing music_tm needs on Debian 12 (bookworm)
+# with PostgreSQL 15, skipping packages that are already there.
+set -euo pipefail
+
+packages=(
+    postgresql-15               # the server (Debian's; pg_virtualenv comes with postgresql-common)
+    postgresql-server-dev-15    # headers and PGXS
+    make gcc
+    libipc-run-perl             # PostgreSQL::Test::Cluster for the TAP tests
+    python3 python3-psycopg2    # client tests, demo loader and benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root (or sudo) to install ${missing[*]}" >&2; exit 1; }
+    sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

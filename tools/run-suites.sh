@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Run every suite against the installed music_tm, as a non-root user, and
+# count the tests.  Called by tools/test.sh; run it yourself after
+# `make install` to skip the install step.
+set -uo pipefail
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+log=$(mktemp -d)
+passed=0
+failed=0
+
+# count LABEL FILE OKPATTERN FAILPATTERN
+count() {
+    local ok bad
+    ok=$(grep -cE "$3" "$2" || true)
+    bad=$(grep -cE "$4" "$2" || true)
+    printf '  %-10s %4d ok, %d failed\n' "$1" "$ok" "$bad"
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+}
+
+# run LABEL CMD...: run a suite, keep its output, show it when it failed.
+run() {
+    local label=$1; shift
+    echo "== $label"
+    if ! "$@" >"$log/$label.out" 2>&1; then
+        cat "$log/$label.out"
+        for f in regression.diffs output_iso/regression.diffs; do
+            [ -f "$f" ] && cat "$f"
+        done
+        echo "== $label: the suite itself failed"
+        return 1
+    fi
+}
+
+pgv="pg_virtualenv -v 15"
+suite_failed=0
+make_args=(-s PG_CONFIG="$PG_CONFIG")
+
+run regress $pgv make "${make_args[@]}" installcheck ISOLATION= TAP_TESTS= || suite_failed=$((suite_failed + 1))
+count regress "$log/regress.out" '^(test | )?[a-z_]+ +\.\.\. ok' '\.\.\. FAILED|failed \(ignored\)'
+
+run isolation $pgv make "${make_args[@]}" installcheck REGRESS= TAP_TESTS= || suite_failed=$((suite_failed + 1))
+count isolation "$log/isolation.out" '\.\.\. ok' '\.\.\. FAILED'
+
+run tap make "${make_args[@]}" installcheck REGRESS= ISOLATION= PROVE_FLAGS=-v || suite_failed=$((suite_failed + 1))
+count tap "$log/tap.out" '^ *ok [0-9]+' '^ *not ok [0-9]+'
+
+run client $pgv python3 -m unittest discover -v -s test/client -p 'test_*.py' || suite_failed=$((suite_failed + 1))
+count client "$log/client.out" '\.\.\. ok$' '\.\.\. (FAIL|ERROR)$'
+
+# a suite that died without reporting a failed test still counts as one
+failed=$((failed + (suite_failed > 0 && failed == 0 ? suite_failed : 0)))
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
