@@ -79,6 +79,7 @@ CREATE TABLE music_tm.chart_entries (
     snapshot_date date                NOT NULL,
     track_id      text                NOT NULL,
     rank          integer             NOT NULL,
+    playable_id   text,
     CONSTRAINT chart_entries_pkey
         PRIMARY KEY (listener, time_range, track_id, snapshot_date),
     CONSTRAINT chart_entries_rank_check
@@ -101,6 +102,8 @@ COMMENT ON COLUMN music_tm.chart_entries.time_range IS 'Spotify time range of th
 COMMENT ON COLUMN music_tm.chart_entries.snapshot_date IS 'Date of the chart';
 COMMENT ON COLUMN music_tm.chart_entries.track_id IS 'The charted track';
 COMMENT ON COLUMN music_tm.chart_entries.rank IS 'Position, 1 = top';
+COMMENT ON COLUMN music_tm.chart_entries.playable_id IS
+  'For a relinked track (charted under linked_from.id), the playable id Spotify returned that day; NULL otherwise';
 COMMENT ON INDEX music_tm.chart_entries_chart_idx IS 'One chart by date, in rank order';
 
 -- pg_dump must dump the rows, not only the definitions.
@@ -132,6 +135,27 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION music_tm.save_snapshot_row(text, date, music_tm.time_range, integer, text) IS
   'Record one chart entry idempotently (rank updated on conflict); the track must already be stored';
+
+CREATE FUNCTION music_tm.record_top_tracks(
+    time_range        music_tm.time_range,
+    payload           jsonb,
+    snapshot_date     date DEFAULT CURRENT_DATE,
+    listener          text DEFAULT 'default',
+    OUT tracks_inserted   bigint,
+    OUT tracks_updated    bigint,
+    OUT tracks_unchanged  bigint,
+    OUT entries_inserted  bigint,
+    OUT entries_updated   bigint,
+    OUT entries_removed   bigint,
+    OUT entries_unchanged bigint,
+    OUT items_skipped     bigint,
+    OUT skipped           jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'record_top_tracks'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.record_top_tracks(music_tm.time_range, jsonb, date, text) IS
+  'Record one GET /v1/me/top/tracks page (paging object or array of tracks) in one call: upsert its tracks, replace its rank range of the chart, return counts of what changed';
 
 CREATE FUNCTION music_tm.track_hash(track jsonb)
 RETURNS bigint

@@ -10,8 +10,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
+#include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 
@@ -140,6 +142,37 @@ mtm_jsonb_hash(Jsonb *jb)
 {
 	return (int64) hash_bytes_extended((const unsigned char *) VARDATA_ANY(jb),
 									   VARSIZE_ANY_EXHDR(jb), 0);
+}
+
+/* SPI_prepare and SPI_keepplan, or die: our statements are fixed text. */
+SPIPlanPtr
+mtm_prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/* A text[] of n C strings; NULL pointers become NULL elements. */
+ArrayType *
+mtm_text_array(char **strings, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < n; i++)
+	{
+		nulls[i] = strings[i] == NULL;
+		elems[i] = nulls[i] ? (Datum) 0 : CStringGetTextDatum(strings[i]);
+	}
+	return construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false,
+							  TYPALIGN_INT);
 }
 
 PG_FUNCTION_INFO_V1(track_hash);

@@ -9,6 +9,8 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 
 /* Schema every object of the extension lives in (control file: schema). */
@@ -19,6 +21,10 @@
 
 /* Highest rank a chart entry may have.  Spotify charts stop near 99. */
 #define MTM_MAX_RANK 1000
+
+/* Caps on one page given to record_top_tracks (SQLSTATE 54000 past them). */
+#define MTM_MAX_PAGE_ITEMS 1000
+#define MTM_MAX_PAGE_BYTES (16 * 1024 * 1024)
 
 /*
  * Where a value came from, for error details: a lone track object passed to
@@ -45,5 +51,8 @@ extern char *mtm_string_or_null(const JsonbValue *v);
 extern bool mtm_numeric_int32(const JsonbValue *v, int32 *out);
 
 extern int64 mtm_jsonb_hash(Jsonb *jb);
+
+extern SPIPlanPtr mtm_prepare_kept(const char *sql, int nargs, Oid *argtypes);
+extern ArrayType *mtm_text_array(char **strings, int n);
 
 #endif							/* MUSIC_TM_COMMON_H */

@@ -36,18 +36,6 @@ static SPIPlanPtr chart_header_plan = NULL;
 static SPIPlanPtr chart_entry_plan = NULL;
 static Oid	chart_plans_range_type = InvalidOid;
 
-static SPIPlanPtr
-PrepareKept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
 /* Raise the error for a field of a track object that has the wrong type. */
 static void
 FieldTypeError(const MtmWhere *where, const char *field, const char *expected,
@@ -89,11 +77,49 @@ OptionalObject(JsonbContainer *obj, const char *key, const char *field,
 	return found->val.binary.data;
 }
 
+/* A required, non-empty string field such as "id" or "linked_from.id". */
+static char *
+RequiredId(JsonbContainer *obj, const char *field, const MtmWhere *where)
+{
+	JsonbValue	v;
+	JsonbValue *found = mtm_field(obj, "id", &v);
+
+	if (found == NULL || found->type == jbvNull)
+	{
+		JsonbValue	local;
+		JsonbValue *is_local = mtm_field(obj, "is_local", &local);
+		bool		local_file = is_local && is_local->type == jbvBool &&
+			is_local->val.boolean;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("track object has no \"%s\"", field),
+				 errdetail("Field \"%s\" of %s is %s.", field,
+						   mtm_where_desc(where), found ? "null" : "missing"),
+				 local_file ?
+				 errhint("Local files (\"is_local\": true) have no Spotify id and cannot be stored as tracks.") : 0));
+	}
+	if (found->type != jbvString)
+		FieldTypeError(where, field, "a string", found);
+	if (found->val.string.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("field \"%s\" of a track object must not be empty", field),
+				 errdetail("Field \"%s\" of %s is \"\".", field,
+						   mtm_where_desc(where))));
+	return mtm_string_or_null(found);
+}
+
 /*
  * Check a track object and pull out the columns of music_tm.tracks.
  * Required: a non-empty string "id" and a string "name".  Optional, but typed
- * when present: artists (array of objects), album (object), duration_ms (a
- * whole number 0..2^31-1) and external_urls (object).
+ * when present: linked_from (object with a non-empty string id), artists
+ * (array of objects), album (object), duration_ms (a whole number
+ * 0..2^31-1) and external_urls (object).
+ *
+ * A relinked track (Spotify swapped in a playable twin) is stored under
+ * linked_from.id, the id that was asked for, so that one song keeps one row
+ * and one chart history however often the playable id changes.
  */
 void
 mtm_parse_track(Jsonb *track, const MtmWhere *where, MtmTrackRow *row)
@@ -113,30 +139,18 @@ mtm_parse_track(Jsonb *track, const MtmWhere *where, MtmTrackRow *row)
 
 	memset(row, 0, sizeof(*row));
 
-	found = mtm_field(obj, "id", &v);
-	if (found == NULL || found->type == jbvNull)
+	row->track_id = RequiredId(obj, "id", where);
+	sub = OptionalObject(obj, "linked_from", "linked_from", where, &v);
+	if (sub != NULL)
 	{
-		JsonbValue	local;
-		JsonbValue *is_local = mtm_field(obj, "is_local", &local);
-		bool		local_file = is_local && is_local->type == jbvBool &&
-			is_local->val.boolean;
+		char	   *original = RequiredId(sub, "linked_from.id", where);
 
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("track object has no \"id\""),
-				 errdetail("Field \"id\" of %s is %s.", mtm_where_desc(where),
-						   found ? "null" : "missing"),
-				 local_file ?
-				 errhint("Local files (\"is_local\": true) have no Spotify id and cannot be stored as tracks.") : 0));
+		if (strcmp(original, row->track_id) != 0)
+		{
+			row->playable_id = row->track_id;
+			row->track_id = original;
+		}
 	}
-	if (found->type != jbvString)
-		FieldTypeError(where, "id", "a string", found);
-	if (found->val.string.len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("field \"id\" of a track object must not be empty"),
-				 errdetail("Field \"id\" of %s is \"\".", mtm_where_desc(where))));
-	row->track_id = mtm_string_or_null(found);
 
 	found = mtm_field(obj, "name", &v);
 	if (found == NULL || found->type == jbvNull)
@@ -238,7 +252,7 @@ mtm_store_track(const MtmTrackRow *row, TimestampTz now)
 	{
 		Oid			types[1] = {TEXTOID};
 
-		track_hash_plan = PrepareKept(
+		track_hash_plan = mtm_prepare_kept(
 			"SELECT content_hash FROM music_tm.tracks"
 			" WHERE track_id OPERATOR(pg_catalog.=) $1", 1, types);
 	}
@@ -247,7 +261,7 @@ mtm_store_track(const MtmTrackRow *row, TimestampTz now)
 		Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
 		TEXTOID, JSONBOID, INT8OID, TIMESTAMPTZOID};
 
-		track_upsert_plan = PrepareKept(
+		track_upsert_plan = mtm_prepare_kept(
 			"INSERT INTO music_tm.tracks AS t"
 			" (track_id, name, artist_name, album_name, duration_ms,"
 			"  spotify_url, raw_json, content_hash, created_at, updated_at)"
@@ -343,13 +357,13 @@ PrepareChartPlans(Oid range_type)
 	chart_header_plan = chart_entry_plan = NULL;
 	chart_plans_range_type = InvalidOid;
 
-	chart_header_plan = PrepareKept(
+	chart_header_plan = mtm_prepare_kept(
 		"INSERT INTO music_tm.charts"
 		" (listener, time_range, snapshot_date, recorded_at)"
 		" VALUES ($1, $2, $3, $4)"
 		" ON CONFLICT (listener, time_range, snapshot_date) DO NOTHING",
 		4, header_types);
-	chart_entry_plan = PrepareKept(
+	chart_entry_plan = mtm_prepare_kept(
 		"INSERT INTO music_tm.chart_entries AS e"
 		" (listener, time_range, snapshot_date, track_id, rank)"
 		" VALUES ($1, $2, $3, $4, $5)"
@@ -399,7 +413,7 @@ save_snapshot_row(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	if (track_exists_plan == NULL)
-		track_exists_plan = PrepareKept(
+		track_exists_plan = mtm_prepare_kept(
 			"SELECT 1 FROM music_tm.tracks"
 			" WHERE track_id OPERATOR(pg_catalog.=) $1", 1, check_types);
 	PrepareChartPlans(get_fn_expr_argtype(fcinfo->flinfo, 2));

@@ -15,7 +15,8 @@
 /* The columns of music_tm.tracks that come out of one track object. */
 typedef struct MtmTrackRow
 {
-	char	   *track_id;
+	char	   *track_id;		/* canonical: linked_from.id when relinked */
+	char	   *playable_id;	/* top-level id when relinked, else NULL */
 	char	   *name;
 	char	   *artist_name;	/* first artist, NULL when none */
 	char	   *album_name;		/* NULL when no album */
