@@ -15,7 +15,7 @@ REGRESS = schema save_track snapshot track_detail bad_input record_page record_b
 REGRESS_OPTS = --load-extension=music_tm
 
 # Isolation specs live in test/specs, their expected output in test/expected.
-ISOLATION = upsert_race
+ISOLATION = upsert_race record_race
 ISOLATION_OPTS = --inputdir=test --load-extension=music_tm
 
 TAP_TESTS = 1
