@@ -10,14 +10,20 @@
  *	   upsert only the new or changed ones.  An unchanged track costs a read
  *	   and never a write (on Citus, where tracks is a reference table, a write
  *	   would be a two-phase commit on every node).
- *	2. the chart header row (listener, time_range, snapshot_date): created if
- *	   missing, then locked FOR NO KEY UPDATE.  Writers of one chart take turns
- *	   here, so each computes its change against the committed chart of the
- *	   one before; readers are never blocked (MVCC: a reader's statement sees
- *	   the old chart or the new one, never a mix).
- *	3. the entries: read the chart, compare in C, delete the entries of the
- *	   page's rank range that the page no longer has, upsert the new and the
- *	   changed ones.  Identical entries are left alone.
+ *	2. the chart header row (listener, time_range, snapshot_date): created, or
+ *	   locked if it exists, in one INSERT ... ON CONFLICT DO UPDATE ... WHERE
+ *	   false (a row the WHERE clause rejects is still locked, and no new row
+ *	   version is written).  Writers of one chart take turns here, so each
+ *	   computes its change against the committed chart of the one before;
+ *	   readers are never blocked (MVCC: a reader's statement sees the old
+ *	   chart or the new one, never a mix).
+ *	3. the entries: for a chart just created, one plain INSERT (no entry can
+ *	   exist without its header row); otherwise read the chart, compare in C,
+ *	   delete the entries of the page's rank range that the page no longer
+ *	   has, and upsert the new and the changed ones.  Identical entries are
+ *	   left alone.
+ *
+ * A first recording of a page so costs four statements, a replay three.
  *
  * Deadlocks: every statement that takes row locks visits its rows in one
  * fixed order (track_id), and every call takes its locks in the same order
@@ -85,10 +91,10 @@ enum
 {
 	PLAN_TRACK_HASHES,
 	PLAN_TRACK_UPSERT,
-	PLAN_CHART_LOCK,
-	PLAN_CHART_CREATE,
+	PLAN_CHART_CREATE_OR_LOCK,
 	PLAN_CHART_READ,
 	PLAN_ENTRY_DELETE,
+	PLAN_ENTRY_INSERT,
 	PLAN_ENTRY_UPSERT,
 	NUM_PLANS
 };
@@ -139,18 +145,13 @@ PreparePlans(Oid range_type)
 		"  updated_at = EXCLUDED.updated_at"
 		" WHERE t.content_hash OPERATOR(pg_catalog.<>) EXCLUDED.content_hash"
 		" RETURNING t.xmax OPERATOR(pg_catalog.=) 0", 9, t_upsert);
-	plans[PLAN_CHART_LOCK] = mtm_prepare_kept(
-		"SELECT FROM music_tm.charts"
-		" WHERE listener OPERATOR(pg_catalog.=) $1"
-		"   AND time_range OPERATOR(pg_catalog.=) $2"
-		"   AND snapshot_date OPERATOR(pg_catalog.=) $3"
-		" FOR NO KEY UPDATE", 3, t_chart);
-	plans[PLAN_CHART_CREATE] = mtm_prepare_kept(
-		"INSERT INTO music_tm.charts"
+	plans[PLAN_CHART_CREATE_OR_LOCK] = mtm_prepare_kept(
+		"INSERT INTO music_tm.charts AS c"
 		" (listener, time_range, snapshot_date, recorded_at)"
 		" VALUES ($1, $2, $3, $4)"
-		" ON CONFLICT (listener, time_range, snapshot_date) DO NOTHING",
-		4, t_create);
+		" ON CONFLICT (listener, time_range, snapshot_date)"
+		" DO UPDATE SET recorded_at = c.recorded_at WHERE false"
+		" RETURNING true", 4, t_create);
 	plans[PLAN_CHART_READ] = mtm_prepare_kept(
 		"SELECT track_id, rank, playable_id FROM music_tm.chart_entries"
 		" WHERE listener OPERATOR(pg_catalog.=) $1"
@@ -164,6 +165,12 @@ PreparePlans(Oid range_type)
 		"   AND track_id OPERATOR(pg_catalog.=) ANY ($4)"
 		"   AND rank OPERATOR(pg_catalog.>=) $5"
 		"   AND rank OPERATOR(pg_catalog.<=) $6", 6, t_delete);
+	plans[PLAN_ENTRY_INSERT] = mtm_prepare_kept(
+		"INSERT INTO music_tm.chart_entries"
+		" (listener, time_range, snapshot_date, track_id, rank, playable_id)"
+		" SELECT $1, $2, $3, u.track_id, u.rank, u.playable_id"
+		" FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5),"
+		"  pg_catalog.unnest($6)) AS u(track_id, rank, playable_id)", 6, t_entries);
 	plans[PLAN_ENTRY_UPSERT] = mtm_prepare_kept(
 		"INSERT INTO music_tm.chart_entries AS e"
 		" (listener, time_range, snapshot_date, track_id, rank, playable_id)"
@@ -466,30 +473,21 @@ StoreTracks(PageEntry *entries, int n, TimestampTz now, PageSummary *sum)
 }
 
 /*
- * Step 2: make sure the chart's header row exists and lock it, so that
- * writers of one chart take turns.  The lock (FOR NO KEY UPDATE) leaves the
- * row version in place and does not block the foreign-key checks of entries.
+ * Step 2: create the chart's header row, or lock it if it exists, so that
+ * writers of one chart take turns.  The lock (FOR NO KEY UPDATE strength)
+ * leaves the row version in place and does not block the foreign-key checks
+ * of entries.  Returns true when the row was created by this call.
  */
-static void
-LockChart(Datum *chart, TimestampTz now)
+static bool
+CreateOrLockChart(Datum *chart, TimestampTz now)
 {
-	int			ret = SPI_execute_plan(plans[PLAN_CHART_LOCK], chart, NULL, false, 0);
+	Datum		args[4] = {chart[0], chart[1], chart[2], TimestampTzGetDatum(now)};
+	int			ret = SPI_execute_plan(plans[PLAN_CHART_CREATE_OR_LOCK], args,
+									   NULL, false, 0);
 
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "locking music_tm.charts failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 1)
-		return;
-
-	{
-		Datum		args[4] = {chart[0], chart[1], chart[2], TimestampTzGetDatum(now)};
-
-		ret = SPI_execute_plan(plans[PLAN_CHART_CREATE], args, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "writing music_tm.charts failed: %s", SPI_result_code_string(ret));
-	}
-	ret = SPI_execute_plan(plans[PLAN_CHART_LOCK], chart, NULL, false, 0);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not lock the chart row just created");
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "writing music_tm.charts failed: %s", SPI_result_code_string(ret));
+	return SPI_processed == 1;
 }
 
 /*
@@ -500,8 +498,8 @@ LockChart(Datum *chart, TimestampTz now)
  * outside the range moves to its new rank.
  */
 static void
-StoreEntries(Datum *chart, PageEntry *entries, int n, int32 lo, int32 hi,
-			 PageSummary *sum)
+StoreEntries(Datum *chart, bool new_chart, PageEntry *entries, int n,
+			 int32 lo, int32 hi, PageSummary *sum)
 {
 	StoredEntry *stored;
 	uint64		nstored;
@@ -515,10 +513,17 @@ StoreEntries(Datum *chart, PageEntry *entries, int n, int32 lo, int32 hi,
 	int			j;
 	int			ret;
 
-	ret = SPI_execute_plan(plans[PLAN_CHART_READ], chart, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading music_tm.chart_entries failed: %s", SPI_result_code_string(ret));
-	nstored = SPI_processed;
+	/* a chart just created has no entries: no need to read them */
+	if (new_chart)
+		nstored = 0;
+	else
+	{
+		ret = SPI_execute_plan(plans[PLAN_CHART_READ], chart, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "reading music_tm.chart_entries failed: %s",
+				 SPI_result_code_string(ret));
+		nstored = SPI_processed;
+	}
 	stored = palloc(sizeof(StoredEntry) * Max(nstored, 1));
 	for (i = 0; i < nstored; i++)
 	{
@@ -590,6 +595,16 @@ StoreEntries(Datum *chart, PageEntry *entries, int n, int32 lo, int32 hi,
 											   INT4OID, 4, true, TYPALIGN_INT)),
 		PointerGetDatum(mtm_text_array(up_playable, nup))};
 
+		if (new_chart)
+		{
+			/* nobody else can add entries to a chart row we hold uncommitted */
+			ret = SPI_execute_plan(plans[PLAN_ENTRY_INSERT], args, NULL, false, 0);
+			if (ret != SPI_OK_INSERT)
+				elog(ERROR, "writing music_tm.chart_entries failed: %s",
+					 SPI_result_code_string(ret));
+			sum->entries_inserted += SPI_processed;
+			return;
+		}
 		ret = SPI_execute_plan(plans[PLAN_ENTRY_UPSERT], args, NULL, false, 0);
 		if (ret != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "writing music_tm.chart_entries failed: %s",
@@ -631,6 +646,7 @@ record_top_tracks(PG_FUNCTION_ARGS)
 	Datum		values[9];
 	bool		nulls[9] = {false};
 	Size		size;
+	bool		new_chart;
 
 	mtm_require_arg(fcinfo, 0, "time_range");
 	mtm_require_arg(fcinfo, 1, "payload");
@@ -686,9 +702,9 @@ record_top_tracks(PG_FUNCTION_ARGS)
 
 	if (n > 0)
 		StoreTracks(entries, n, now, &sum);
-	LockChart(chart, now);
+	new_chart = CreateOrLockChart(chart, now);
 	if (nitems > 0)
-		StoreEntries(chart, entries, n, offset + 1, offset + nitems, &sum);
+		StoreEntries(chart, new_chart, entries, n, offset + 1, offset + nitems, &sum);
 	SPI_finish();
 
 	values[0] = Int64GetDatum(sum.tracks_inserted);

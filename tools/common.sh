@@ -1,3 +1,5 @@
+# (Debian's /usr/bin/python3 is used on purpose: python3-psycopg2 is installed for it,
+# not for a python3 that pyenv or a venv may put first on PATH.)
 # Sourced by the demo, test and benchmark scripts: build and install music_tm,
 # and run a command as an ordinary user (PostgreSQL refuses to run as root).
 

@@ -45,7 +45,7 @@ count isolation "$log/isolation.out" '\.\.\. ok' '\.\.\. FAILED'
 run tap make "${make_args[@]}" installcheck REGRESS= ISOLATION= PROVE_FLAGS=-v || suite_failed=$((suite_failed + 1))
 count tap "$log/tap.out" '^ *ok [0-9]+' '^ *not ok [0-9]+'
 
-run client $pgv python3 -m unittest discover -v -s test/client -p 'test_*.py' || suite_failed=$((suite_failed + 1))
+run client $pgv /usr/bin/python3 -m unittest discover -v -s test/client -p 'test_*.py' || suite_failed=$((suite_failed + 1))
 count client "$log/client.out" '\.\.\. ok$' '\.\.\. (FAIL|ERROR)$'
 
 # a suite that died without reporting a failed test still counts as one

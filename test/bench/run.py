@@ -19,6 +19,7 @@ import psycopg2
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tools"))
+sys.path.insert(0, HERE)
 
 
 def connect():
@@ -124,15 +125,26 @@ def bench_save_track(cur, report, repeat):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--days", type=int, default=28, help="days of sample pages")
+    ap.add_argument("--only", action="append", choices=["save_track", "ingest"],
+                    help="run only these benchmarks (repeatable); default: all")
+    ap.add_argument("--days", type=int, default=28, help="days of sample pages (save_track)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--pages", type=int, default=1000, help="pages for the server-side ingest benchmark")
+    ap.add_argument("--e2e-pages", type=int, default=40, help="pages for the end-to-end benchmark")
+    ap.add_argument("--concurrent-pages", type=int, default=400, help="pages for the 1 vs 8 clients benchmark")
     a = ap.parse_args()
+    only = set(a.only or ["save_track", "ingest"])
     conn = connect()
     cur = conn.cursor()
     cur.execute("CREATE EXTENSION IF NOT EXISTS music_tm")
-    load_sample(cur, a.days)
+    cur.execute("SET max_parallel_workers_per_gather = 0")
     report = Report()
-    bench_save_track(cur, report, a.repeat)
+    if "save_track" in only:
+        load_sample(cur, a.days)
+        bench_save_track(cur, report, a.repeat)
+    if "ingest" in only:
+        import ingest
+        ingest.run(cur, report, a.pages, a.e2e_pages, a.concurrent_pages, a.repeat)
     missed = [r for r in report.rows if r[3] == "NOT met"]
     print(f"{len(report.rows)} ratios, {len(missed)} targets not met")
 
