@@ -14,8 +14,8 @@
  *	- one track's entries from the primary key of chart_entries, which
  *	  INCLUDEs rank so that the read is an index-only scan;
  *	- one chart from chart_entries_chart_idx (INCLUDE track_id, same reason);
- *	- the histories of a chart's tracks in one statement, track_id = ANY($3)
- *	  on the primary key.
+ *	- the histories of a chart's tracks in one statement: one descent of the
+ *	  primary key per track (a lateral join over the array of ids).
  * Figures are then computed in C in one pass.  All statements of a call run
  * read-only under the same snapshot, so a concurrent writer never makes a
  * call see half of a chart.
@@ -60,13 +60,24 @@ static MtmPlan track_run_plan = {
 	3, {TEXTOID, InvalidOid, TEXTOID}, NULL, InvalidOid
 };
 
-/* $1 listener, $2 time_range, $3 track ids, $4 last date: no order needed */
+/*
+ * $1 listener, $2 time_range, $3 track ids, $4 last date.  Written as a
+ * lateral join over the ids so that each track is one descent of the primary
+ * key (listener, time_range, track_id, snapshot_date <= $4).  OFFSET 0
+ * keeps the subquery from being flattened: otherwise (as with a plain
+ * "track_id = ANY ($3)") the planner may read the whole series up to $4
+ * through the chart index and filter or hash-join it, since it guesses 10
+ * ids where a chart has 50.  Rows come grouped by track, by date.
+ */
 static MtmPlan tracks_history_plan = {
-	"SELECT track_id, snapshot_date, rank FROM music_tm.chart_entries"
-	" WHERE listener OPERATOR(pg_catalog.=) $1"
-	" AND time_range OPERATOR(pg_catalog.=) $2"
-	" AND track_id OPERATOR(pg_catalog.=) ANY ($3)"
-	" AND snapshot_date OPERATOR(pg_catalog.<=) $4",
+	"SELECT e.track_id, e.snapshot_date, e.rank"
+	" FROM pg_catalog.unnest($3) AS t(id),"
+	" LATERAL (SELECT x.track_id, x.snapshot_date, x.rank"
+	"   FROM music_tm.chart_entries x"
+	"   WHERE x.listener OPERATOR(pg_catalog.=) $1"
+	"   AND x.time_range OPERATOR(pg_catalog.=) $2"
+	"   AND x.track_id OPERATOR(pg_catalog.=) t.id"
+	"   AND x.snapshot_date OPERATOR(pg_catalog.<=) $4 OFFSET 0) e",
 	4, {TEXTOID, InvalidOid, TEXTARRAYOID, DATEOID}, NULL, InvalidOid
 };
 

@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/xml.h"
 
 #include "common.h"
@@ -135,10 +136,16 @@ static MtmPlan track_name_plan = {
 	1, {TEXTOID}, NULL, InvalidOid
 };
 
+/* ISO 8601 whatever the DateStyle: SVG is read by programs too. */
 static const char *
 DateText(DateADT d)
 {
-	return DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(d)));
+	int			y,
+				m,
+				day;
+
+	j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &day);
+	return psprintf("%04d-%02d-%02d", y, m, day);
 }
 
 /*
