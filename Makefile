@@ -17,7 +17,7 @@ REGRESS = schema save_track snapshot track_detail bad_input history chart_diff \
 REGRESS_OPTS = --load-extension=music_tm
 
 # Isolation specs live in test/specs, their expected output in test/expected.
-ISOLATION = upsert_race
+ISOLATION = upsert_race history_snapshot
 ISOLATION_OPTS = --inputdir=test --load-extension=music_tm
 
 TAP_TESTS = 1
