@@ -126,13 +126,28 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=28, help="days of sample pages")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--history-listeners", type=int, default=200,
+                    help="listeners of the rank history benchmark (200: about 11M chart entries)")
+    ap.add_argument("--history-days", type=int, default=365, help="daily snapshots per listener")
+    ap.add_argument("--history-samples", type=int, default=40, help="calls timed per function")
+    ap.add_argument("--quick", action="store_true",
+                    help="small rank history run: 4 listeners x 90 days, 10 calls")
+    ap.add_argument("--only", choices=["save_track", "history"],
+                    help="run one benchmark only")
     a = ap.parse_args()
+    if a.quick:
+        a.history_listeners, a.history_days, a.history_samples = 4, 90, 10
     conn = connect()
     cur = conn.cursor()
     cur.execute("CREATE EXTENSION IF NOT EXISTS music_tm")
-    load_sample(cur, a.days)
     report = Report()
-    bench_save_track(cur, report, a.repeat)
+    if a.only in (None, "save_track"):
+        load_sample(cur, a.days)
+        bench_save_track(cur, report, a.repeat)
+    if a.only in (None, "history"):
+        import history
+        history.run(cur, report, a.history_listeners, a.history_days,
+                    a.history_samples, a.repeat)
     missed = [r for r in report.rows if r[3] == "NOT met"]
     print(f"{len(report.rows)} ratios, {len(missed)} targets not met")
 
