@@ -91,3 +91,64 @@ FROM music_tm.tracks t JOIN versions v USING (track_id);
 SELECT music_tm.save_track('{"id": "x1", "name": "Broken", "duration_ms": "3:45"}');
 \set ON_ERROR_STOP 1
 SELECT count(*) AS tracks_named_x1 FROM music_tm.tracks WHERE track_id = 'x1';
+
+\echo
+\echo '== Rank history: the short_term chart as of the middle of the sample (music_tm.chart_as_of)'
+\echo '   Billboard columns computed from the snapshots up to that date only:'
+\echo '   last position, movement (+ = up), status, peak, periods on chart, debut.'
+SELECT min(snapshot_date) + (max(snapshot_date) - min(snapshot_date)) / 2 AS as_of
+FROM music_tm.charts WHERE time_range = 'short_term' \gset
+SELECT c.rank AS this, c.last_position AS last, c.movement AS move, c.status,
+       c.peak, c.periods_on_chart AS periods, c.debut, t.name, t.artist_name
+FROM music_tm.chart_as_of(:'as_of', 'short_term') c
+JOIN music_tm.tracks t USING (track_id)
+WHERE c.rank <= 15
+ORDER BY c.rank;
+
+\echo
+\echo '== One track''s run (music_tm.rank_history): the short_term track with the most re-entries'
+SELECT track_id AS run_track FROM (
+    SELECT s.track_id, count(*) FILTER (WHERE h.status = 'RE-ENTRY') AS reentries,
+           s.periods_on_chart
+    FROM music_tm.all_run_stats('short_term') s,
+         LATERAL music_tm.rank_history(s.track_id, 'short_term') h
+    GROUP BY s.track_id, s.periods_on_chart
+    ORDER BY reentries DESC, periods_on_chart DESC, s.track_id LIMIT 1) x \gset
+SELECT name AS track, artist_name AS artist,
+       music_tm.sparkline(:'run_track', 'short_term') AS sparkline
+FROM music_tm.tracks WHERE track_id = :'run_track';
+SELECT * FROM music_tm.rank_history(:'run_track', 'short_term');
+SELECT debut, last_seen, peak, peak_date, periods_on_chart, periods_at_peak,
+       longest_streak, current_streak
+FROM music_tm.run_stats(:'run_track', 'short_term');
+SELECT length(music_tm.run_svg(:'run_track', 'short_term')) AS svg_chars,
+       xmlparse(DOCUMENT music_tm.run_svg(:'run_track', 'short_term')) IS DOCUMENT AS svg_parses;
+
+\echo
+\echo '== Chart diff: first short_term chart against the last (music_tm.chart_diff), top 12 of the last'
+SELECT min(snapshot_date) AS first_day, max(snapshot_date) AS last_day
+FROM music_tm.charts WHERE time_range = 'short_term' \gset
+SELECT d.change, d.from_rank, d.to_rank, d.movement, t.name
+FROM music_tm.chart_diff(:'first_day', :'last_day', 'short_term') d
+JOIN music_tm.tracks t USING (track_id)
+WHERE d.to_rank <= 12 OR (d.change = 'EXITED' AND d.from_rank <= 5)
+ORDER BY d.to_rank NULLS LAST, d.from_rank;
+SELECT * FROM music_tm.chart_churn(:'first_day', :'last_day', 'short_term');
+
+\echo
+\echo '== The five longest runs of the long_term chart (music_tm.all_run_stats), with sparklines'
+SELECT s.longest_streak, s.periods_on_chart AS periods, s.peak, s.current_streak, t.name,
+       music_tm.sparkline(s.track_id, 'long_term') AS sparkline
+FROM music_tm.all_run_stats('long_term') s JOIN music_tm.tracks t USING (track_id)
+ORDER BY s.longest_streak DESC, s.peak, s.track_id LIMIT 5;
+
+\echo
+\echo '== The artist with the most charted short_term tracks (music_tm.artist_run_stats)'
+SELECT a->>'name' AS top_artist
+FROM music_tm.tracks t
+JOIN (SELECT DISTINCT track_id FROM music_tm.chart_entries WHERE time_range = 'short_term') e USING (track_id),
+     jsonb_array_elements(t.raw_json->'artists') a
+GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1 \gset
+SELECT * FROM music_tm.artist_run_stats(:'top_artist', 'short_term');
+SELECT snapshot_date, tracks, best_rank FROM music_tm.artist_history(:'top_artist', 'short_term')
+ORDER BY snapshot_date DESC LIMIT 5;

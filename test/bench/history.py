@@ -66,7 +66,11 @@ WHERE rank <= 50 AND NOT (rank = 17 AND d %% 11 = 0)
 RANGES = ["short_term", "medium_term", "long_term"]
 
 
-def generate(cur, listeners, days, batch=10, log=print):
+def log_flush(*args):
+    print(*args, flush=True)
+
+
+def generate(cur, listeners, days, batch=10, log=log_flush):
     """Fill music_tm with generated charts (foreign key triggers off while loading)."""
     cur.execute("TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries")
     cur.execute("SET session_replication_role = replica")
@@ -220,7 +224,7 @@ def explain(cur, sample):
     return [r[0] for r in cur.fetchall()]
 
 
-def run(cur, report, listeners=200, days=365, samples=40, repeat=3, log=print):
+def run(cur, report, listeners=200, days=365, samples=40, repeat=3, log=log_flush):
     log(f"rank history: generating {listeners} listeners x {days} days x 3 ranges x 50 ranks ...")
     t0 = time.perf_counter()
     charts, entries, size = generate(cur, listeners, days, log=log)
