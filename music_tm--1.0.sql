@@ -283,7 +283,7 @@ AS 'MODULE_PATHNAME', 'sparkline'
 LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION music_tm.sparkline(text, music_tm.time_range, text, date, date) IS
-  'One character per snapshot from from_date (default: debut) to to_date (default: latest): bars higher for better ranks (full block = #1, lowest = the track''s worst rank in the window), a middle dot when absent; NULL when nothing to draw';
+  'One character per snapshot from from_date (default: debut) to to_date (default: latest): bars higher for better ranks (full block = #1, lowest = the track''s worst rank in the window rounded up to a multiple of 10), a middle dot when absent; NULL when nothing to draw';
 
 CREATE FUNCTION music_tm.run_svg(
     track_id   text,

@@ -11,9 +11,11 @@ SELECT count(music_tm.save_snapshot_row(t, d::date, 'short_term', r)) FROM (VALU
   ('p', '2026-06-05', 10), ('q', '2026-06-05', 1),
   ('p', '2026-06-06', 3), ('q', '2026-06-06', 1)) v(t, d, r);
 
--- full block = #1, lowest bar = the worst rank in the window (#10), dot = absent
+-- full block = #1, lowest bar = the worst rank in the window rounded up to a
+-- multiple of 10 (#10), dot = absent
 SELECT music_tm.sparkline('p', 'short_term');
--- windows: the worst rank is taken within the window
+-- windows: the worst rank is taken within the window; a track between #1
+-- and #5 is drawn on a scale down to #10
 SELECT music_tm.sparkline('p', 'short_term', 'default', '2026-05-30', '2026-06-05');
 SELECT music_tm.sparkline('p', 'short_term', 'default', '2026-06-02');
 SELECT music_tm.sparkline('p', 'short_term', to_date => '2026-06-02');

@@ -96,11 +96,22 @@ LoadWindow(FunctionCallInfo fcinfo, const char *funcname, MtmSeries *series,
 }
 
 /*
+ * The bottom of the rank scale of both pictures: the track's worst rank in
+ * the window rounded up to a multiple of 10, at least 10, so that a track
+ * moving between #2 and #3 is not drawn as if it fell off the chart.
+ */
+static int32
+ScaleBottom(const Window *w)
+{
+	return Max(10, ((w->worst + 9) / 10) * 10);
+}
+
+/*
  * sparkline(track_id, time_range, listener, from_date, to_date) returns text
  *
- * One character per snapshot: a bar whose height grows as the rank gets
- * better, from the track's worst rank in the window (lowest bar) to rank 1
- * (full block), or a middle dot when the track was not on that chart.
+ * One character per snapshot: a bar whose height grows linearly as the rank
+ * gets better, from the bottom of the scale (ScaleBottom: lowest bar) to
+ * rank 1 (full block), or a middle dot when the track was not on that chart.
  */
 Datum
 sparkline(PG_FUNCTION_ARGS)
@@ -108,10 +119,12 @@ sparkline(PG_FUNCTION_ARGS)
 	MtmSeries	series;
 	Window		w;
 	StringInfoData buf;
+	int32		bottom;
 	int			i;
 
 	if (!LoadWindow(fcinfo, "sparkline", &series, &w))
 		PG_RETURN_NULL();
+	bottom = ScaleBottom(&w);
 	initStringInfo(&buf);
 	for (i = 0; i < w.dates.n; i++)
 	{
@@ -122,9 +135,8 @@ sparkline(PG_FUNCTION_ARGS)
 			appendStringInfoString(&buf, MTM_ABSENT_MARK);
 			continue;
 		}
-		/* rank 1 -> 7, worst -> 0, rounded; a run always at #1 is all full */
-		level = w.worst <= 1 ? 7 :
-			(int) (((int64) (w.worst - w.rank[i]) * 14 / (w.worst - 1) + 1) / 2);
+		/* rank 1 -> 7, bottom -> 0, rounded to the nearest level */
+		level = (int) (((int64) (bottom - w.rank[i]) * 14 / (bottom - 1) + 1) / 2);
 		appendStringInfoString(&buf, bars[level]);
 	}
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
@@ -213,7 +225,7 @@ run_svg(PG_FUNCTION_ARGS)
 
 	pw = width - left - right;
 	ph = height - top - bottom;
-	axis_max = Max(10, ((w.worst + 9) / 10) * 10);
+	axis_max = ScaleBottom(&w);
 	step = axis_max <= 50 ? 10 : ((axis_max / 5 + 9) / 10) * 10;
 	d0 = w.dates.date[0];
 	d1 = w.dates.date[w.dates.n - 1];
