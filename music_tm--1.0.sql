@@ -81,7 +81,7 @@ CREATE TABLE music_tm.chart_entries (
     rank          integer             NOT NULL,
     playable_id   text,
     CONSTRAINT chart_entries_pkey
-        PRIMARY KEY (listener, time_range, track_id, snapshot_date),
+        PRIMARY KEY (listener, time_range, track_id, snapshot_date) INCLUDE (rank),
     CONSTRAINT chart_entries_rank_check
         CHECK (rank OPERATOR(pg_catalog.>=) 1 AND rank OPERATOR(pg_catalog.<=) 1000),
     CONSTRAINT chart_entries_chart_fkey
@@ -92,9 +92,13 @@ CREATE TABLE music_tm.chart_entries (
         FOREIGN KEY (track_id) REFERENCES music_tm.tracks (track_id)
 );
 -- The primary key serves one track's history for a listener and range; this
--- index serves one chart by date, in rank order.
+-- index serves one chart by date, in rank order.  Each INCLUDEs the one
+-- column the other holds (rank, track_id), so that the rank history
+-- functions read both with index-only scans.  It costs no HOT updates: rank
+-- is already a key column of the chart index, so a rank change was never HOT.
 CREATE INDEX chart_entries_chart_idx
-    ON music_tm.chart_entries (listener, time_range, snapshot_date, rank);
+    ON music_tm.chart_entries (listener, time_range, snapshot_date, rank)
+    INCLUDE (track_id);
 COMMENT ON TABLE music_tm.chart_entries IS
   'Chart positions: track_id stood at rank in the listener''s chart of time_range on snapshot_date';
 COMMENT ON COLUMN music_tm.chart_entries.listener IS 'Whose chart';
@@ -177,3 +181,145 @@ LANGUAGE C STABLE PARALLEL SAFE ROWS 1
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION music_tm.track_detail(text) IS
   'Display columns of a stored track plus album release date and ISRC from its JSON; no row for an unknown id';
+
+--
+-- Rank history.  Every figure is computed at read time from chart_entries
+-- and the chart headers, so backfilled or re-recorded snapshots change every
+-- later figure at once.  "Previous" is the listener's previous snapshot of
+-- the range, never the previous calendar day.
+--
+
+CREATE FUNCTION music_tm.rank_history(
+    track_id   text,
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default')
+RETURNS TABLE (snapshot_date date, rank integer, previous_rank integer,
+               movement integer, status text)
+AS 'MODULE_PATHNAME', 'rank_history'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 100
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.rank_history(text, music_tm.time_range, text) IS
+  'One row per snapshot of the listener''s range from the track''s debut on: rank (NULL when absent), previous snapshot''s rank, movement (positive = up), status NEW, UP, DOWN, SAME, DROPPED or RE-ENTRY (NULL while it stays absent)';
+
+CREATE FUNCTION music_tm.chart_as_of(
+    as_of      date,
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default')
+RETURNS TABLE (snapshot_date date, rank integer, track_id text,
+               last_position integer, movement integer, status text,
+               peak integer, periods_on_chart integer, debut date)
+AS 'MODULE_PATHNAME', 'chart_as_of'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 50
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.chart_as_of(date, music_tm.time_range, text) IS
+  'The listener''s latest chart of the range on or before as_of, with Billboard columns computed from snapshots up to that chart only: last position, movement, status, peak, periods on chart, debut';
+
+CREATE FUNCTION music_tm.chart_diff(
+    from_date  date,
+    to_date    date,
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default')
+RETURNS TABLE (track_id text, change text, from_rank integer,
+               to_rank integer, movement integer)
+AS 'MODULE_PATHNAME', 'chart_diff'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 60
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.chart_diff(date, date, music_tm.time_range, text) IS
+  'Chart as of from_date against chart as of to_date: ENTERED, UP, DOWN, SAME in the later chart''s order, then EXITED';
+
+CREATE FUNCTION music_tm.chart_churn(
+    from_date  date,
+    to_date    date,
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default')
+RETURNS TABLE (from_chart date, to_chart date, from_tracks integer,
+               to_tracks integer, shared integer, entered integer,
+               exited integer, jaccard double precision,
+               footrule double precision)
+AS 'MODULE_PATHNAME', 'chart_churn'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 1
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.chart_churn(date, date, music_tm.time_range, text) IS
+  'Churn between the charts as of two dates: Jaccard overlap and Spearman''s footrule over the shared tracks normalised to 0 (same order) .. 1 (reversed)';
+
+CREATE FUNCTION music_tm.run_stats(
+    track_id   text,
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default')
+RETURNS TABLE (track_id text, debut date, last_seen date, peak integer,
+               peak_date date, periods_on_chart integer,
+               periods_at_peak integer, periods_at_no1 integer,
+               longest_streak integer, current_streak integer)
+AS 'MODULE_PATHNAME', 'run_stats'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 1
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.run_stats(text, music_tm.time_range, text) IS
+  'Run statistics of a track in the listener''s range: debut, last seen, peak and when first reached, periods on chart / at peak / at #1, longest and current streak of consecutive snapshots';
+
+CREATE FUNCTION music_tm.all_run_stats(
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default')
+RETURNS TABLE (track_id text, debut date, last_seen date, peak integer,
+               peak_date date, periods_on_chart integer,
+               periods_at_peak integer, periods_at_no1 integer,
+               longest_streak integer, current_streak integer)
+AS 'MODULE_PATHNAME', 'all_run_stats'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 200
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.all_run_stats(music_tm.time_range, text) IS
+  'music_tm.run_stats for every track the listener''s range ever charted, in one scan';
+
+CREATE FUNCTION music_tm.artist_history(
+    artist     text,
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default')
+RETURNS TABLE (snapshot_date date, tracks integer, best_rank integer,
+               best_track_id text)
+AS 'MODULE_PATHNAME', 'artist_history'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 100
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.artist_history(text, music_tm.time_range, text) IS
+  'Per snapshot from the artist''s debut on: how many tracks crediting the artist (exact id or name, any credited artist) were on the chart, and the best placed';
+
+CREATE FUNCTION music_tm.artist_run_stats(
+    artist     text,
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default')
+RETURNS TABLE (artist text, tracks_charted integer, debut date,
+               last_seen date, peak integer, peak_date date,
+               periods_on_chart integer, periods_at_peak integer,
+               periods_at_no1 integer, longest_streak integer,
+               current_streak integer, most_tracks integer)
+AS 'MODULE_PATHNAME', 'artist_run_stats'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 1
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.artist_run_stats(text, music_tm.time_range, text) IS
+  'Run statistics of an artist''s presence in the listener''s range (a snapshot counts when any of their tracks is on it, at their best rank), plus tracks charted and most tracks on one chart';
+
+CREATE FUNCTION music_tm.sparkline(
+    track_id   text,
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default',
+    from_date  date DEFAULT NULL,
+    to_date    date DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'sparkline'
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.sparkline(text, music_tm.time_range, text, date, date) IS
+  'One character per snapshot from from_date (default: debut) to to_date (default: latest): bars higher for better ranks (full block = #1, lowest = the track''s worst rank in the window rounded up to a multiple of 10), a middle dot when absent; NULL when nothing to draw';
+
+CREATE FUNCTION music_tm.run_svg(
+    track_id   text,
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default',
+    from_date  date DEFAULT NULL,
+    to_date    date DEFAULT NULL,
+    width      integer DEFAULT 640,
+    height     integer DEFAULT 240)
+RETURNS text
+AS 'MODULE_PATHNAME', 'run_svg'
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION music_tm.run_svg(text, music_tm.time_range, text, date, date, integer, integer) IS
+  'SVG document (text) of a chart run: dates along x to scale, rank axis inverted (#1 at the top); NULL when nothing to draw';

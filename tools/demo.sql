@@ -22,23 +22,20 @@ SELECT count(*) AS pages,
 FROM sample;
 
 \echo
-\echo '== Store every track of every page with music_tm.save_track (the seed''s save_track)'
-\echo '   A track already stored with identical JSON is "unchanged": no write at all.'
-SELECT music_tm.save_track(item) AS result, count(*)
-FROM sample, jsonb_array_elements(doc->'page'->'items') WITH ORDINALITY AS i(item, n)
-WHERE item->>'id' IS NOT NULL
-GROUP BY 1 ORDER BY 1;
-
-\echo
-\echo '== Record every chart entry with music_tm.save_snapshot_row; rank = offset + position'
-\echo '   Local files (no Spotify id) are skipped; their rank stays empty.'
-SELECT count(music_tm.save_snapshot_row(item->>'id', (doc->>'snapshot_date')::date,
-                                        (doc->>'time_range')::music_tm.time_range,
-                                        (doc->'page'->>'offset')::int + n::int)) AS entries,
-       (SELECT count(*) FROM sample, jsonb_array_elements(doc->'page'->'items') it
-        WHERE it->>'id' IS NULL) AS skipped_local_files
-FROM sample, jsonb_array_elements(doc->'page'->'items') WITH ORDINALITY AS i(item, n)
-WHERE item->>'id' IS NOT NULL;
+\echo '== Record every page with music_tm.record_top_tracks: one call per page'
+\echo '   Tracks already stored with identical JSON cost a read and no write; local files are'
+\echo '   skipped and their rank stays empty; relinked tracks are charted under linked_from.id.'
+CREATE TEMP TABLE recorded AS
+SELECT k.snapshot_date, k.time_range, r.*
+FROM (SELECT doc FROM sample ORDER BY doc->>'snapshot_date', doc->>'time_range') s,
+     LATERAL (SELECT (doc->>'snapshot_date')::date AS snapshot_date,
+                     (doc->>'time_range')::music_tm.time_range AS time_range) k,
+     LATERAL music_tm.record_top_tracks(k.time_range, doc->'page', k.snapshot_date) r;
+SELECT count(*) AS calls, sum(tracks_inserted) AS tracks_inserted, sum(tracks_updated) AS tracks_updated,
+       sum(tracks_unchanged) AS tracks_unchanged, sum(entries_inserted) AS entries_inserted,
+       sum(items_skipped) AS items_skipped
+FROM recorded;
+SELECT snapshot_date, time_range, skipped FROM recorded WHERE items_skipped > 0 ORDER BY 1;
 
 SELECT (SELECT count(*) FROM music_tm.tracks) AS tracks,
        (SELECT count(*) FROM music_tm.charts) AS charts,
@@ -58,29 +55,17 @@ WHERE e.listener = 'default' AND e.time_range = 'short_term'
 ORDER BY e.rank;
 
 \echo
-\echo '== One track''s run in the short_term chart: the track that moved most (∅: not charted)'
-WITH top AS (
-    SELECT track_id FROM music_tm.chart_entries
-    WHERE time_range = 'short_term'
-    GROUP BY track_id ORDER BY count(DISTINCT rank) DESC, track_id LIMIT 1)
-SELECT c.snapshot_date, e.rank, t.name
-FROM top
-JOIN music_tm.tracks t USING (track_id)
-CROSS JOIN music_tm.charts c
-LEFT JOIN music_tm.chart_entries e
-       ON (e.listener, e.time_range, e.snapshot_date, e.track_id)
-        = (c.listener, c.time_range, c.snapshot_date, top.track_id)
-WHERE c.time_range = 'short_term'
-ORDER BY c.snapshot_date;
-
-\echo
-\echo '== Replaying the whole sample changes nothing: same row versions, same timestamps'
+\echo '== Recording the last day''s pages again writes nothing: same row versions, same timestamps'
 CREATE TEMP TABLE versions AS
 SELECT track_id, xmin::text AS version, updated_at FROM music_tm.tracks;
-SELECT music_tm.save_track(item) AS replay_result, count(*)
-FROM sample, jsonb_array_elements(doc->'page'->'items') item
-WHERE item->>'id' IS NOT NULL
-GROUP BY 1;
+SELECT sum(r.tracks_unchanged) AS tracks_unchanged,
+       sum(r.tracks_inserted + r.tracks_updated) AS tracks_written,
+       sum(r.entries_unchanged) AS entries_unchanged,
+       sum(r.entries_inserted + r.entries_updated + r.entries_removed) AS entries_written
+FROM sample,
+     LATERAL music_tm.record_top_tracks((doc->>'time_range')::music_tm.time_range, doc->'page',
+                                        (doc->>'snapshot_date')::date) r
+WHERE doc->>'snapshot_date' = (SELECT max(doc->>'snapshot_date') FROM sample);
 SELECT count(*) FILTER (WHERE t.xmin::text = v.version AND t.updated_at = v.updated_at) AS rows_untouched,
        count(*) FILTER (WHERE t.xmin::text <> v.version) AS rows_rewritten
 FROM music_tm.tracks t JOIN versions v USING (track_id);
@@ -88,6 +73,68 @@ FROM music_tm.tracks t JOIN versions v USING (track_id);
 \echo
 \echo '== A bad payload is rejected with a clear error, and nothing is written'
 \set ON_ERROR_STOP 0
-SELECT music_tm.save_track('{"id": "x1", "name": "Broken", "duration_ms": "3:45"}');
+SELECT music_tm.record_top_tracks('short_term',
+    '{"offset": 0, "items": [{"id": "x1", "name": "Fine"}, {"id": "x2", "name": "Broken", "duration_ms": "3:45"}]}');
 \set ON_ERROR_STOP 1
-SELECT count(*) AS tracks_named_x1 FROM music_tm.tracks WHERE track_id = 'x1';
+SELECT count(*) AS tracks_x1_or_x2 FROM music_tm.tracks WHERE track_id IN ('x1', 'x2');
+
+\echo
+\echo '== Rank history: the short_term chart as of the middle of the sample (music_tm.chart_as_of)'
+\echo '   Billboard columns computed from the snapshots up to that date only:'
+\echo '   last position, movement (+ = up), status, peak, periods on chart, debut.'
+SELECT min(snapshot_date) + (max(snapshot_date) - min(snapshot_date)) / 2 AS as_of
+FROM music_tm.charts WHERE time_range = 'short_term' \gset
+SELECT c.rank AS this, c.last_position AS last, c.movement AS move, c.status,
+       c.peak, c.periods_on_chart AS periods, c.debut, t.name, t.artist_name
+FROM music_tm.chart_as_of(:'as_of', 'short_term') c
+JOIN music_tm.tracks t USING (track_id)
+WHERE c.rank <= 15
+ORDER BY c.rank;
+
+\echo
+\echo '== One track''s run (music_tm.rank_history): the short_term track with the most re-entries'
+SELECT track_id AS run_track FROM (
+    SELECT s.track_id, count(*) FILTER (WHERE h.status = 'RE-ENTRY') AS reentries,
+           s.periods_on_chart
+    FROM music_tm.all_run_stats('short_term') s,
+         LATERAL music_tm.rank_history(s.track_id, 'short_term') h
+    GROUP BY s.track_id, s.periods_on_chart
+    ORDER BY reentries DESC, periods_on_chart DESC, s.track_id LIMIT 1) x \gset
+SELECT name AS track, artist_name AS artist,
+       music_tm.sparkline(:'run_track', 'short_term') AS sparkline
+FROM music_tm.tracks WHERE track_id = :'run_track';
+SELECT * FROM music_tm.rank_history(:'run_track', 'short_term');
+SELECT debut, last_seen, peak, peak_date, periods_on_chart, periods_at_peak,
+       longest_streak, current_streak
+FROM music_tm.run_stats(:'run_track', 'short_term');
+SELECT length(music_tm.run_svg(:'run_track', 'short_term')) AS svg_chars,
+       xmlparse(DOCUMENT music_tm.run_svg(:'run_track', 'short_term')) IS DOCUMENT AS svg_parses;
+
+\echo
+\echo '== Chart diff: first short_term chart against the last (music_tm.chart_diff), top 12 of the last'
+SELECT min(snapshot_date) AS first_day, max(snapshot_date) AS last_day
+FROM music_tm.charts WHERE time_range = 'short_term' \gset
+SELECT d.change, d.from_rank, d.to_rank, d.movement, t.name
+FROM music_tm.chart_diff(:'first_day', :'last_day', 'short_term') d
+JOIN music_tm.tracks t USING (track_id)
+WHERE d.to_rank <= 12 OR (d.change = 'EXITED' AND d.from_rank <= 5)
+ORDER BY d.to_rank NULLS LAST, d.from_rank;
+SELECT * FROM music_tm.chart_churn(:'first_day', :'last_day', 'short_term');
+
+\echo
+\echo '== The five longest runs of the long_term chart (music_tm.all_run_stats), with sparklines'
+SELECT s.longest_streak, s.periods_on_chart AS periods, s.peak, s.current_streak, t.name,
+       music_tm.sparkline(s.track_id, 'long_term') AS sparkline
+FROM music_tm.all_run_stats('long_term') s JOIN music_tm.tracks t USING (track_id)
+ORDER BY s.longest_streak DESC, s.peak, s.track_id LIMIT 5;
+
+\echo
+\echo '== The artist with the most charted short_term tracks (music_tm.artist_run_stats)'
+SELECT a->>'name' AS top_artist
+FROM music_tm.tracks t
+JOIN (SELECT DISTINCT track_id FROM music_tm.chart_entries WHERE time_range = 'short_term') e USING (track_id),
+     jsonb_array_elements(t.raw_json->'artists') a
+GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1 \gset
+SELECT * FROM music_tm.artist_run_stats(:'top_artist', 'short_term');
+SELECT snapshot_date, tracks, best_rank FROM music_tm.artist_history(:'top_artist', 'short_term')
+ORDER BY snapshot_date DESC LIMIT 5;

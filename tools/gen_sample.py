@@ -64,9 +64,15 @@ def release_date(rng):
     return f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", "day"
 
 
-def make_track(rng, artists, n):
+def make_track(rng, artists, n, used_names=None):
     tid = spotify_id(rng)
     name = rng.choice(INTL) if rng.random() < 0.5 else f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
+    if used_names is not None:          # distinct titles read better in a demo chart
+        base, k = name, 2
+        while name in used_names:
+            name = f"{base} {'II III IV V VI VII VIII IX X'.split()[min(k - 2, 8)]}" if k < 11 else f"{base} {k}"
+            k += 1
+        used_names.add(name)
     if rng.random() < 0.3:
         name += f" (feat. {rng.choice(ARTISTS)})"
     credited = rng.sample(artists, rng.choice((1, 1, 1, 2, 3)))
@@ -130,7 +136,8 @@ def local_file(n):
 def generate(days, pool_size, chart_size, seed, start, out):
     rng = random.Random(seed)
     artists = [make_artist(rng, a) for a in ARTISTS]
-    pool = [make_track(rng, artists, n) for n in range(pool_size)]
+    used = set()
+    pool = [make_track(rng, artists, n, used) for n in range(pool_size)]
     twins = {n: relink(rng, pool[n]) for n in range(0, pool_size, 41)}
     # one score per (range, track): a random walk, smoother for longer ranges
     score = {r: [rng.gauss(0, 1) for _ in pool] for r in RANGES}

@@ -32,6 +32,9 @@ run() {
     fi
 }
 
+# results of an earlier run would be mistaken for this one's
+rm -rf results output_iso tmp_check regression.diffs regression.out
+
 pgv="pg_virtualenv -v 15"
 suite_failed=0
 make_args=(-s PG_CONFIG="$PG_CONFIG")

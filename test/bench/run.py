@@ -125,15 +125,24 @@ def bench_save_track(cur, report, repeat):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", action="append", choices=["save_track", "ingest"],
+    ap.add_argument("--only", action="append", choices=["save_track", "ingest", "history"],
                     help="run only these benchmarks (repeatable); default: all")
     ap.add_argument("--days", type=int, default=28, help="days of sample pages (save_track)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--pages", type=int, default=1000, help="pages for the server-side ingest benchmark")
     ap.add_argument("--e2e-pages", type=int, default=40, help="pages for the end-to-end benchmark")
     ap.add_argument("--concurrent-pages", type=int, default=400, help="pages for the 1 vs 8 clients benchmark")
+    ap.add_argument("--history-listeners", type=int, default=200,
+                    help="listeners of the rank history benchmark (200: about 11M chart entries)")
+    ap.add_argument("--history-days", type=int, default=365, help="daily snapshots per listener")
+    ap.add_argument("--history-samples", type=int, default=40, help="calls timed per function")
+    ap.add_argument("--quick", action="store_true",
+                    help="small runs: 100 pages; rank history 4 listeners x 90 days, 10 calls")
     a = ap.parse_args()
-    only = set(a.only or ["save_track", "ingest"])
+    if a.quick:
+        a.history_listeners, a.history_days, a.history_samples = 4, 90, 10
+        a.pages, a.e2e_pages, a.concurrent_pages = 100, 10, 80
+    only = set(a.only or ["save_track", "ingest", "history"])
     conn = connect()
     cur = conn.cursor()
     cur.execute("CREATE EXTENSION IF NOT EXISTS music_tm")
@@ -145,6 +154,10 @@ def main():
     if "ingest" in only:
         import ingest
         ingest.run(cur, report, a.pages, a.e2e_pages, a.concurrent_pages, a.repeat)
+    if "history" in only:
+        import history
+        history.run(cur, report, a.history_listeners, a.history_days,
+                    a.history_samples, a.repeat)
     missed = [r for r in report.rows if r[3] == "NOT met"]
     print(f"{len(report.rows)} ratios, {len(missed)} targets not met")
 

@@ -1,0 +1,111 @@
+/*
+ * history.h
+ *		Rank history: what the history, run statistics and picture families
+ *		share.  A listener's charts of one time range form a sequence of
+ *		snapshots; "previous" always means the previous snapshot of that
+ *		sequence, never the previous calendar day.
+ */
+#ifndef MUSIC_TM_HISTORY_H
+#define MUSIC_TM_HISTORY_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/date.h"
+
+/*
+ * A statement kept for the life of the backend.  Statements that take the
+ * music_tm.time_range enum are tied to that type's OID: argtypes holds
+ * InvalidOid where the enum goes, and the plan is made anew when the OID
+ * changes (the extension was dropped and created again in this backend).
+ */
+typedef struct MtmPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[4];
+	SPIPlanPtr	plan;
+	Oid			range_type;
+} MtmPlan;
+
+/* Which listener's charts of which range a call reads. */
+typedef struct MtmSeries
+{
+	Datum		listener;		/* text */
+	Datum		range;			/* music_tm.time_range */
+	Oid			range_type;
+} MtmSeries;
+
+/* Snapshot dates of a series, ascending. */
+typedef struct MtmDates
+{
+	int			n;
+	DateADT    *date;
+} MtmDates;
+
+/* One track's (or artist's) chart entries, by ascending date. */
+typedef struct MtmRun
+{
+	int			n;
+	DateADT    *date;
+	int32	   *rank;
+} MtmRun;
+
+/*
+ * Run statistics, accumulated one entry at a time in date order.  ordinal is
+ * the entry's position in the series' snapshot list, so that streaks count
+ * consecutive snapshots, not consecutive days.
+ */
+typedef struct MtmRunStats
+{
+	DateADT		debut;
+	DateADT		last_seen;
+	int32		peak;
+	DateADT		peak_date;		/* first snapshot at the peak */
+	int32		periods;		/* snapshots on the chart */
+	int32		at_peak;
+	int32		at_no1;
+	int32		longest;
+	int32		streak;			/* the streak ending at last_ordinal */
+	int			last_ordinal;
+} MtmRunStats;
+
+/* Argument checks: 22004 for NULL, with a detail naming the argument. */
+extern void mtm_hist_require(FunctionCallInfo fcinfo, int argno,
+							 const char *argname, const char *funcname);
+extern void mtm_hist_series(FunctionCallInfo fcinfo, int range_argno,
+							int listener_argno, MtmSeries *series);
+extern void mtm_hist_check_dates(DateADT from, DateADT to,
+								 const char *from_name, const char *to_name);
+
+/* Value of a column that cannot be NULL (every column we read is a key). */
+static inline Datum
+mtm_col(HeapTuple tuple, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+
+	if (isnull)
+		elog(ERROR, "unexpected NULL in column %d", col);
+	return d;
+}
+
+extern SPIPlanPtr mtm_plan(MtmPlan *p, Oid range_type);
+extern void mtm_spi_select(SPIPlanPtr plan, Datum *values, const char *nulls,
+						   const char *what);
+
+/* Readers; all must run inside SPI_connect and copy into the caller's context. */
+extern void mtm_load_dates(const MtmSeries *s, DateADT from, DateADT to,
+						   MtmDates *out, MemoryContext cxt);
+extern void mtm_load_track_run(const MtmSeries *s, Datum track_id,
+							   MtmRun *out, MemoryContext cxt);
+extern void mtm_select_tracks_history(const MtmSeries *s, Datum track_ids,
+									  DateADT upto);
+extern int	mtm_date_ordinal(const MtmDates *dates, DateADT d);
+
+extern void mtm_stats_init(MtmRunStats *st);
+extern void mtm_stats_add(MtmRunStats *st, int ordinal, DateADT date, int32 rank);
+extern int32 mtm_stats_current(const MtmRunStats *st, const MtmDates *dates);
+
+#endif							/* MUSIC_TM_HISTORY_H */

@@ -1,0 +1,247 @@
+"""Rank history benchmark: music_tm's C functions against SQL peers.
+
+Called from run.py (make bench).  Generates listeners x days x 3 ranges x 50
+ranks of charts directly with INSERT ... SELECT generate_series, loads the SQL
+peers of test/bench/peers.sql (window functions with lag(), gaps-and-islands,
+as-of figures by window), checks on every sampled call that each function and
+its peer return identical rows, then times both on the same calls.
+
+Data: 150 candidate tracks per listener and range, out of a pool of 4,000
+shared tracks; each candidate's score is a sine wave with its own phase
+(period 45 days for short_term, 150 for medium_term, 500 for long_term) plus
+daily noise, and the chart is the top 50 by score.  Tracks therefore enter,
+climb, fall, leave and re-enter, with jitter at the edges.  One day in 29 is
+skipped per listener (snapshots are irregular), and on every 11th day rank 17
+is empty (a skipped local file).
+"""
+import os
+import random
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS_SQL = os.path.join(HERE, "peers.sql")
+START = "2025-01-01"
+POOL = 4000
+CANDIDATES = 150
+
+TRACKS_SQL = """
+INSERT INTO music_tm.tracks (track_id, name, artist_name, raw_json, content_hash, created_at, updated_at)
+SELECT id, 'Track ' || n, 'Artist ' || (n %% 400), j, music_tm.track_hash(j), now(), now()
+FROM generate_series(0, %(pool)s - 1) n,
+     LATERAL (SELECT 'bt' || n AS id) i,
+     LATERAL (SELECT jsonb_build_object(
+                'id', i.id, 'name', 'Track ' || n,
+                'artists', CASE WHEN n %% 7 = 0
+                    THEN jsonb_build_array(jsonb_build_object('id', 'ar' || (n %% 400), 'name', 'Artist ' || (n %% 400)),
+                                           jsonb_build_object('id', 'ar' || ((n + 1) %% 400), 'name', 'Artist ' || ((n + 1) %% 400)))
+                    ELSE jsonb_build_array(jsonb_build_object('id', 'ar' || (n %% 400), 'name', 'Artist ' || (n %% 400))) END)
+              AS j) x
+"""
+
+CHARTS_SQL = """
+INSERT INTO music_tm.charts (listener, time_range, snapshot_date, recorded_at)
+SELECT 'l' || l, (enum_range(NULL::music_tm.time_range))[ri + 1], DATE '""" + START + """' + d, now()
+FROM generate_series(%(lo)s, %(hi)s) l, generate_series(0, 2) ri, generate_series(0, %(days)s - 1) d
+WHERE (d + l) %% 29 <> 0
+"""
+
+ENTRIES_SQL = """
+INSERT INTO music_tm.chart_entries (listener, time_range, snapshot_date, track_id, rank)
+SELECT 'l' || l, (enum_range(NULL::music_tm.time_range))[ri + 1], DATE '""" + START + """' + d,
+       'bt' || ((l * 97 + k * 13 + ri * 1009) %% """ + str(POOL) + """), rank
+FROM (
+    SELECT l, ri, d, k,
+           row_number() OVER (PARTITION BY l, ri, d ORDER BY
+               sin(2 * pi() * (d + abs(hashint4(l * 7919 + k * 31 + ri)) %% per) / per)
+               + 0.6 * (abs(hashint4(l * 1000003 + k * 7919 + d * 104729 + ri)) %% 1000) / 1000.0 DESC,
+               k) AS rank
+    FROM generate_series(%(lo)s, %(hi)s) l, generate_series(0, 2) ri,
+         LATERAL (SELECT CASE ri WHEN 0 THEN 45 WHEN 1 THEN 150 ELSE 500 END AS per) p,
+         generate_series(0, %(days)s - 1) d, generate_series(0, """ + str(CANDIDATES - 1) + """) k
+    WHERE (d + l) %% 29 <> 0
+) x
+WHERE rank <= 50 AND NOT (rank = 17 AND d %% 11 = 0)
+"""
+
+RANGES = ["short_term", "medium_term", "long_term"]
+
+
+def log_flush(*args):
+    print(*args, flush=True)
+
+
+def generate(cur, listeners, days, batch=10, log=log_flush):
+    """Fill music_tm with generated charts (foreign key triggers off while loading)."""
+    cur.execute("TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries")
+    cur.execute("SET session_replication_role = replica")
+    cur.execute(TRACKS_SQL, {"pool": POOL})
+    t0 = time.perf_counter()
+    for lo in range(1, listeners + 1, batch):
+        hi = min(listeners, lo + batch - 1)
+        cur.execute(CHARTS_SQL, {"lo": lo, "hi": hi, "days": days})
+        cur.execute(ENTRIES_SQL, {"lo": lo, "hi": hi, "days": days})
+        if listeners > batch:
+            log(f"    listeners {lo}..{hi} loaded ({time.perf_counter() - t0:.0f} s)")
+    cur.execute("SET session_replication_role = origin")
+    cur.execute("VACUUM (ANALYZE) music_tm.tracks, music_tm.charts, music_tm.chart_entries")
+    cur.execute("SELECT count(*) FROM music_tm.chart_entries")
+    entries = cur.fetchone()[0]
+    cur.execute("SELECT count(*) FROM music_tm.charts")
+    charts = cur.fetchone()[0]
+    cur.execute("SELECT pg_size_pretty(pg_total_relation_size('music_tm.chart_entries'))")
+    size = cur.fetchone()[0]
+    return charts, entries, size
+
+
+def load_peers(cur):
+    cur.execute("DROP SCHEMA IF EXISTS peer CASCADE")
+    with open(PEERS_SQL) as f:
+        cur.execute(f.read())
+
+
+def pick_samples(cur, listeners, days, n, seed=5):
+    """n calls: (listener, range, as-of date, a track of that chart)."""
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n:
+        listener = f"l{rng.randint(1, listeners)}"
+        rng_range = rng.choice(RANGES)
+        day = rng.randint(days // 4, days - 1)
+        cur.execute("SELECT DATE %s + %s", (START, day))
+        as_of = cur.fetchone()[0]
+        cur.execute("SELECT track_id FROM music_tm.chart_as_of(%s, %s, %s) ORDER BY rank",
+                    (as_of, rng_range, listener))
+        tracks = [r[0] for r in cur.fetchall()]
+        if tracks:
+            out.append((listener, rng_range, as_of, rng.choice(tracks)))
+    return out
+
+
+# name: (ours, peer, argument types, arguments from a sample)
+CALLS = {
+    "chart_as_of": ("music_tm.chart_as_of", "peer.chart_as_of",
+                    "date, music_tm.time_range, text", lambda s: (s[2], s[1], s[0])),
+    "rank_history": ("music_tm.rank_history", "peer.rank_history",
+                     "text, music_tm.time_range, text", lambda s: (s[3], s[1], s[0])),
+    "run_stats": ("music_tm.run_stats", "peer.run_stats",
+                  "text, music_tm.time_range, text", lambda s: (s[3], s[1], s[0])),
+    "all_run_stats": ("music_tm.all_run_stats", "peer.all_run_stats",
+                      "music_tm.time_range, text", lambda s: (s[1], s[0])),
+}
+
+
+def prepare(cur):
+    for name, (ours, peer, types, _) in CALLS.items():
+        nargs = len(types.split(","))
+        params = ", ".join(f"${i + 1}" for i in range(nargs))
+        for side, fn in (("ours", ours), ("peer", peer)):
+            cur.execute(f"PREPARE {side}_{name}({types}) AS SELECT * FROM {fn}({params})")
+
+
+def execute(cur, side, name, args):
+    ph = ", ".join(["%s"] * len(args))
+    cur.execute(f"EXECUTE {side}_{name}({ph})", args)
+    return cur.fetchall()
+
+
+def verify(cur, samples):
+    """Every function returns exactly its peer's rows on every sample."""
+    checked = 0
+    for name, (_, _, _, argf) in CALLS.items():
+        for s in samples:
+            args = argf(s)
+            ours = sorted(execute(cur, "ours", name, args), key=repr)
+            peer = sorted(execute(cur, "peer", name, args), key=repr)
+            if ours != peer:
+                raise AssertionError(f"{name}{args}: music_tm and its peer differ\n"
+                                     f"  music_tm: {ours[:5]}\n  peer:     {peer[:5]}")
+            checked += 1
+    return checked
+
+
+def load_samples(cur, samples):
+    cur.execute("DROP TABLE IF EXISTS bench_history_samples")
+    cur.execute("""CREATE TABLE bench_history_samples (
+                       n serial, listener text, time_range music_tm.time_range,
+                       as_of date, track_id text)""")
+    cur.executemany("INSERT INTO bench_history_samples (listener, time_range, as_of, track_id)"
+                    " VALUES (%s, %s, %s, %s)", samples)
+
+
+# one call per sample in a server-side loop, as the save_track benchmark does:
+# no client round trip in the figures; each call's rows are all consumed
+# (count(x.*) needs every column, so no output of a peer is optimised away)
+LOOP = """
+DO $$
+DECLARE s record; n bigint := 0; c bigint;
+BEGIN
+    FOR s IN SELECT * FROM bench_history_samples ORDER BY n LOOP
+        SELECT count(x.*) INTO c FROM {fn}({args}) x;
+        n := n + c;
+    END LOOP;
+END $$"""
+
+LOOP_ARGS = {
+    "chart_as_of": "s.as_of, s.time_range, s.listener",
+    "rank_history": "s.track_id, s.time_range, s.listener",
+    "run_stats": "s.track_id, s.time_range, s.listener",
+    "all_run_stats": "s.time_range, s.listener",
+}
+
+
+def timed(cur, side, name, samples, repeat):
+    fn = CALLS[name][0] if side == "ours" else CALLS[name][1]
+    sql = LOOP.format(fn=fn, args=LOOP_ARGS[name])
+    best = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        cur.execute(sql)
+        t = time.perf_counter() - t0
+        best = t if best is None else min(best, t)
+    return best
+
+
+TARGETS = {
+    "chart_as_of": ("chart as of a date, Billboard columns", 3.0),
+    "all_run_stats": ("run statistics of all tracks of a chart series", 3.0),
+    "run_stats": ("run statistics of one track", 3.0),
+    "rank_history": ("rank history of one track", 1.0),
+}
+
+
+def explain(cur, sample):
+    """EXPLAIN (ANALYZE, BUFFERS) of the statements chart_as_of runs, at scale."""
+    listener, rng_range, as_of, _ = sample
+    cur.execute("SELECT array_agg(track_id) FROM music_tm.chart_as_of(%s, %s, %s)",
+                (as_of, rng_range, listener))
+    ids = cur.fetchone()[0]
+    cur.execute("""EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)
+        SELECT e.track_id, e.snapshot_date, e.rank
+        FROM pg_catalog.unnest(%s::text[]) AS t(id),
+        LATERAL (SELECT x.track_id, x.snapshot_date, x.rank FROM music_tm.chart_entries x
+          WHERE x.listener = %s AND x.time_range = %s AND x.track_id = t.id
+          AND x.snapshot_date <= %s OFFSET 0) e""", (ids, listener, rng_range, as_of))
+    return [r[0] for r in cur.fetchall()]
+
+
+def run(cur, report, listeners=200, days=365, samples=40, repeat=3, log=log_flush):
+    log(f"rank history: generating {listeners} listeners x {days} days x 3 ranges x 50 ranks ...")
+    t0 = time.perf_counter()
+    charts, entries, size = generate(cur, listeners, days, log=log)
+    log(f"  {charts} charts, {entries} chart entries ({size} with indexes), "
+        f"generated in {time.perf_counter() - t0:.0f} s")
+    load_peers(cur)
+    prepare(cur)
+    sample = pick_samples(cur, listeners, days, samples)
+    n = verify(cur, sample)
+    log(f"  {n} calls checked: every function returned exactly its SQL peer's rows")
+    log(f"  EXPLAIN (ANALYZE, BUFFERS) of chart_as_of's history statement ({sample[0][:3]}):")
+    for line in explain(cur, sample[0]):
+        log("    " + line)
+    load_samples(cur, sample)
+    log(f"rank history, {len(sample)} calls each (random listener, range, date, charted track)"
+        f" in a server-side loop, best of {repeat}:")
+    for name, (label, target) in TARGETS.items():
+        ours = timed(cur, "ours", name, sample, repeat)
+        peer = timed(cur, "peer", name, sample, repeat)
+        report.ratio(f"{label}: SQL peer / music_tm", ours, peer, target)
