@@ -28,7 +28,7 @@ import gen_sample
 
 PEER_SCHEMA = """
 DROP TABLE IF EXISTS peer_entries, peer_charts, peer_tracks;
-DROP FUNCTION IF EXISTS peer_record, plain_record;
+DROP FUNCTION IF EXISTS peer_record, peer_record_elements, plain_record;
 CREATE TABLE peer_tracks (
     track_id text PRIMARY KEY, name text NOT NULL, artist_name text, album_name text,
     duration_ms integer, spotify_url text, raw_json jsonb NOT NULL,
@@ -86,6 +86,50 @@ BEGIN
 
     INSERT INTO peer_entries AS e (listener, time_range, snapshot_date, track_id, rank, playable_id)
     SELECT who, tr, d, u.id, u.rnk, u.pid FROM unnest(ids, ranks, pids) AS u(id, rnk, pid)
+    ON CONFLICT (listener, time_range, track_id, snapshot_date) DO UPDATE SET
+        rank = EXCLUDED.rank, playable_id = EXCLUDED.playable_id
+    WHERE (e.rank, e.playable_id) IS DISTINCT FROM (EXCLUDED.rank, EXCLUDED.playable_id);
+END $$;
+
+-- The same semantics written the textbook way: each statement expands the
+-- payload with jsonb_array_elements itself.
+CREATE FUNCTION peer_record_elements(tr music_tm.time_range, payload jsonb, d date, who text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    off int := coalesce((payload->>'offset')::int, 0);
+    n int := jsonb_array_length(payload->'items');
+BEGIN
+    INSERT INTO peer_tracks AS t (track_id, name, artist_name, album_name, duration_ms,
+                                  spotify_url, raw_json, created_at, updated_at)
+    SELECT DISTINCT ON (cid) cid, item->>'name', item->'artists'->0->>'name', item->'album'->>'name',
+           (item->>'duration_ms')::int, item->'external_urls'->>'spotify', item, now(), now()
+    FROM jsonb_array_elements(payload->'items') WITH ORDINALITY AS e(item, o),
+         LATERAL (SELECT coalesce(item->'linked_from'->>'id', item->>'id') AS cid) c
+    WHERE jsonb_typeof(item) = 'object' AND NOT coalesce((item->>'is_local')::boolean, false)
+    ORDER BY cid, o
+    ON CONFLICT (track_id) DO UPDATE SET
+        name = EXCLUDED.name, artist_name = EXCLUDED.artist_name, album_name = EXCLUDED.album_name,
+        duration_ms = EXCLUDED.duration_ms, spotify_url = EXCLUDED.spotify_url,
+        raw_json = EXCLUDED.raw_json, updated_at = EXCLUDED.updated_at
+    WHERE t.raw_json IS DISTINCT FROM EXCLUDED.raw_json;
+
+    INSERT INTO peer_charts AS c VALUES (who, tr, d, now())
+    ON CONFLICT (listener, time_range, snapshot_date) DO UPDATE SET recorded_at = c.recorded_at
+    WHERE false;
+
+    DELETE FROM peer_entries e
+    WHERE (e.listener, e.time_range, e.snapshot_date) = (who, tr, d)
+      AND e.rank BETWEEN off + 1 AND off + n
+      AND e.track_id NOT IN (SELECT coalesce(item->'linked_from'->>'id', item->>'id')
+                             FROM jsonb_array_elements(payload->'items') item
+                             WHERE jsonb_typeof(item) = 'object');
+
+    INSERT INTO peer_entries AS e (listener, time_range, snapshot_date, track_id, rank, playable_id)
+    SELECT DISTINCT ON (cid) who, tr, d, cid, off + o::int, nullif(item->>'id', cid)
+    FROM jsonb_array_elements(payload->'items') WITH ORDINALITY AS e(item, o),
+         LATERAL (SELECT coalesce(item->'linked_from'->>'id', item->>'id') AS cid) c
+    WHERE jsonb_typeof(item) = 'object' AND NOT coalesce((item->>'is_local')::boolean, false)
+    ORDER BY cid, o
     ON CONFLICT (listener, time_range, track_id, snapshot_date) DO UPDATE SET
         rank = EXCLUDED.rank, playable_id = EXCLUDED.playable_id
     WHERE (e.rank, e.playable_id) IS DISTINCT FROM (EXCLUDED.rank, EXCLUDED.playable_id);
@@ -152,6 +196,8 @@ def load_pages(cur, pages):
     cur.execute("DROP TABLE IF EXISTS bench_pages")
     cur.execute("CREATE TABLE bench_pages (n int PRIMARY KEY, listener text,"
                 " time_range music_tm.time_range, day date, payload jsonb)")
+    # stored uncompressed, so that no contender gains by detoasting fewer times
+    cur.execute("ALTER TABLE bench_pages ALTER COLUMN payload SET STORAGE EXTERNAL")
     buf = io.StringIO()
     for n, p in enumerate(pages):
         buf.write("\x02".join([str(n), p["listener"], p["time_range"], p["day"],
@@ -175,43 +221,53 @@ def timed(cur, sql):
 
 def server_side(cur, report, pages, repeat):
     print(f"record_top_tracks, server-side: {len(pages)} pages of 50 tracks (~4 KB each),"
-          f" payloads in a table, one call per page; best of {repeat}:", flush=True)
+          f" payloads in a table, one call per page; contenders interleaved, best of {repeat}:",
+          flush=True)
     cur.execute(PEER_SCHEMA)
-    results = {}
-    for name, fn in (("ours", "music_tm.record_top_tracks"), ("peer", "peer_record"),
-                     ("plain", "plain_record")):
-        first, replay = [], []
-        for _ in range(repeat):
+    contenders = (("ours", "music_tm.record_top_tracks"), ("peer arrays", "peer_record"),
+                  ("peer elements", "peer_record_elements"), ("plain", "plain_record"))
+    first = {name: [] for name, _ in contenders}
+    replay = {name: [] for name, _ in contenders}
+    for _ in range(repeat):
+        for name, fn in contenders:
             truncate_all(cur)
-            first.append(timed(cur, LOOP.format(fn=fn)))
+            first[name].append(timed(cur, LOOP.format(fn=fn)))
             if name != "plain":             # the limit cannot replay: it has no conflict handling
                 cur.execute("CHECKPOINT")
-                replay.append(timed(cur, LOOP.format(fn=fn)))
-        results[name] = (min(first), min(replay) if replay else None)
+                replay[name].append(timed(cur, LOOP.format(fn=fn)))
+    best = {name: (min(first[name]), min(replay[name]) if replay[name] else None)
+            for name, _ in contenders}
+    for name in ("peer arrays", "peer elements"):
+        print(f"  {name}: first ingest {best[name][0] * 1000:.1f} ms, replay {best[name][1] * 1000:.1f} ms")
 
-    # music_tm and the SQL peer must store the same rows
-    truncate_all(cur)
-    cur.execute(LOOP.format(fn="music_tm.record_top_tracks"))
-    cur.execute(LOOP.format(fn="peer_record"))
-    cur.execute("""
-        SELECT (SELECT count(*) FROM music_tm.chart_entries),
-               (SELECT count(*) FROM (
-                   (SELECT listener, time_range::text, snapshot_date::text, track_id, rank::text, playable_id
-                    FROM music_tm.chart_entries
-                    EXCEPT SELECT listener, time_range::text, snapshot_date::text, track_id, rank::text, playable_id
-                    FROM peer_entries)
-                   UNION ALL
-                   (SELECT track_id, name, raw_json::text, artist_name, album_name, spotify_url
-                    FROM music_tm.tracks
-                    EXCEPT SELECT track_id, name, raw_json::text, artist_name, album_name, spotify_url
-                    FROM peer_tracks)) d)""")
-    entries, differences = cur.fetchone()
-    if differences:
-        raise SystemExit(f"music_tm and the SQL peer stored different rows ({differences})")
-    print(f"  both store the same {entries} chart entries and their tracks")
-    report.ratio("first ingest vs set-based SQL peer", results["ours"][0], results["peer"][0], 1.3)
-    report.ratio("first ingest vs plain INSERT (the limit)", results["ours"][0], results["plain"][0], 0.9)
-    report.ratio("replay vs set-based SQL peer's replay", results["ours"][1], results["peer"][1], 3.0)
+    # music_tm and the SQL peers must store the same rows
+    for fn in ("peer_record", "peer_record_elements"):
+        truncate_all(cur)
+        cur.execute(LOOP.format(fn="music_tm.record_top_tracks"))
+        cur.execute(LOOP.format(fn=fn))
+        cur.execute("""
+            SELECT (SELECT count(*) FROM music_tm.chart_entries),
+                   (SELECT count(*) FROM (
+                       (SELECT listener, time_range::text, snapshot_date::text, track_id, rank::text, playable_id
+                        FROM music_tm.chart_entries
+                        EXCEPT SELECT listener, time_range::text, snapshot_date::text, track_id, rank::text, playable_id
+                        FROM peer_entries)
+                       UNION ALL
+                       (SELECT track_id, name, raw_json::text, artist_name, album_name, spotify_url
+                        FROM music_tm.tracks
+                        EXCEPT SELECT track_id, name, raw_json::text, artist_name, album_name, spotify_url
+                        FROM peer_tracks)) d)""")
+        entries, differences = cur.fetchone()
+        if differences:
+            raise SystemExit(f"music_tm and {fn} stored different rows ({differences})")
+    print(f"  music_tm and both SQL peers store the same {entries} chart entries and their tracks")
+
+    # the target is measured against the faster of the two SQL peers
+    peer_first = min(best["peer arrays"][0], best["peer elements"][0])
+    peer_replay = min(best["peer arrays"][1], best["peer elements"][1])
+    report.ratio("first ingest vs the faster set-based SQL peer", best["ours"][0], peer_first, 1.3)
+    report.ratio("first ingest vs plain INSERT (the limit)", best["ours"][0], best["plain"][0], 0.9)
+    report.ratio("replay vs the faster SQL peer's replay", best["ours"][1], peer_replay, 3.0)
 
 
 def end_to_end(report, pages):
