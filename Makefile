@@ -4,7 +4,7 @@
 
 EXTENSION = music_tm
 MODULE_big = music_tm
-OBJS = src/common.o src/ingest.o src/extract.o
+OBJS = src/common.o src/ingest.o src/extract.o src/extract_fields.o
 DATA = music_tm--1.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
