@@ -105,7 +105,8 @@ KeyTableFind(const KeyTable *t, const char *key, int len)
 	{
 		int			i = t->by_len[len][j];
 
-		if (memcmp(t->keys[i], key, len) == 0)
+		/* the first byte tells most same-length keys apart without a call */
+		if (t->keys[i][0] == key[0] && memcmp(t->keys[i], key, len) == 0)
 			return i;
 	}
 	return -1;

@@ -7,5 +7,5 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 "$top/tools/install-deps.sh"
 build_and_install "$top"
-as_user "$top" pg_virtualenv -v 15 python3 test/bench/run.py "$@" 2>&1 |
+as_user "$top" pg_virtualenv -v 15 -o shared_buffers=1GB python3 test/bench/run.py "$@" 2>&1 |
     grep -v -E '^(Creating new PostgreSQL cluster|Dropping cluster) 15/regress'

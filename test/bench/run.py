@@ -19,6 +19,7 @@ import psycopg2
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "tools"))
+sys.path.insert(0, HERE)
 
 
 def connect():
@@ -45,6 +46,15 @@ class Report:
         r = peer / ours if ours > 0 else float("inf")
         met = "" if target is None else ("met" if r >= target else "NOT met")
         tgt = "no target" if target is None else f"target >= {target:.2f}x"
+        self.rows.append((name, r, tgt, met))
+        print(f"  {name:<58} {r:6.2f}x  ({tgt}) {met}  "
+              f"[music_tm {ours * 1000:.1f} ms, peer {peer * 1000:.1f} ms]{note}", flush=True)
+
+    def cost(self, name, ours, peer, limit=None, note=""):
+        """ours / peer: what music_tm costs relative to the peer (lower is better)."""
+        r = ours / peer if peer > 0 else float("inf")
+        met = "" if limit is None else ("met" if r <= limit else "NOT met")
+        tgt = "no target" if limit is None else f"target <= {limit:.2f}x"
         self.rows.append((name, r, tgt, met))
         print(f"  {name:<58} {r:6.2f}x  ({tgt}) {met}  "
               f"[music_tm {ours * 1000:.1f} ms, peer {peer * 1000:.1f} ms]{note}", flush=True)
@@ -126,13 +136,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=28, help="days of sample pages")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", choices=("save_track", "extract"),
+                    help="run one benchmark (default: all)")
+    ap.add_argument("--extract-rows", type=int, default=82764,
+                    help="track objects per table in the extraction benchmark")
     a = ap.parse_args()
     conn = connect()
     cur = conn.cursor()
     cur.execute("CREATE EXTENSION IF NOT EXISTS music_tm")
-    load_sample(cur, a.days)
     report = Report()
-    bench_save_track(cur, report, a.repeat)
+    if a.only in (None, "save_track"):
+        load_sample(cur, a.days)
+        bench_save_track(cur, report, a.repeat)
+    if a.only in (None, "extract"):
+        import extract
+        print(f"\nJSONB extraction, {a.extract_rows} TOASTed track objects per table:")
+        extract.bench_extract(cur, report, a.repeat, a.extract_rows)
     missed = [r for r in report.rows if r[3] == "NOT met"]
     print(f"{len(report.rows)} ratios, {len(missed)} targets not met")
 
