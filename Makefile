@@ -11,7 +11,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 
 # One regression file per topic; each loads the extension itself.
-REGRESS = schema save_track snapshot track_detail bad_input
+REGRESS = schema save_track snapshot track_detail extract track_fields bad_input
 REGRESS_OPTS = --load-extension=music_tm
 
 # Isolation specs live in test/specs, their expected output in test/expected.
