@@ -49,7 +49,7 @@ SELECT (SELECT count(*) FROM music_tm.tracks) AS tracks,
 
 \echo
 \echo '== The latest short_term chart, top 10, with music_tm.track_detail (the seed''s get_track_detail)'
-SELECT e.rank, d.name, d.artist_name, d.album_name, d.release_date, d.isrc
+SELECT e.rank, d.name, d.artist_name, d.album_name, d.release_date, d.release_date_precision, d.isrc
 FROM music_tm.chart_entries e
 CROSS JOIN LATERAL music_tm.track_detail(e.track_id) d
 WHERE e.listener = 'default' AND e.time_range = 'short_term'
@@ -72,6 +72,17 @@ LEFT JOIN music_tm.chart_entries e
         = (c.listener, c.time_range, c.snapshot_date, top.track_id)
 WHERE c.time_range = 'short_term'
 ORDER BY c.snapshot_date;
+
+\echo
+\echo '== Typed accessors: release dates of every precision, ''0000'' as NULL; relinked tracks keep one canonical id'
+SELECT music_tm.release_date_precision(raw_json) AS precision, count(*),
+       min(music_tm.release_date(raw_json)) AS earliest, max(music_tm.release_date(raw_json)) AS latest
+FROM music_tm.tracks GROUP BY 1 ORDER BY 1;
+SELECT (f).id, (f).canonical_id, (f).first_artist, (f).release_date, (f).cover_url IS NOT NULL AS has_cover,
+       (f).playable AS playable_in_se
+FROM (SELECT music_tm.track_fields(raw_json, 'SE') AS f FROM music_tm.tracks
+      WHERE music_tm.canonical_id(raw_json) <> track_id OFFSET 0) s
+ORDER BY (f).canonical_id, (f).id;
 
 \echo
 \echo '== Replaying the whole sample changes nothing: same row versions, same timestamps'
