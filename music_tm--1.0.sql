@@ -12,6 +12,133 @@ COMMENT ON TYPE music_tm.time_range IS
   'Spotify top-items time range: short_term (about 4 weeks), medium_term (about 6 months), long_term (about 1 year)';
 
 --
+-- JSONB extraction: typed accessors.
+--
+-- Each takes a Spotify track object (or a {"track": ...} / {"item": ...}
+-- wrapper, read as the track inside) and returns one field, typed; NULL when
+-- the field is absent, JSON null or of the wrong JSON type, and NULL for an
+-- argument that is not an object.  They run no SQL, so they are declared
+-- IMMUTABLE STRICT PARALLEL SAFE without a SET clause: a SET clause would
+-- send every call through fmgr_security_definer's GUC save/restore, several
+-- times the cost of the extraction itself.  They come before the tables
+-- because music_tm.tracks computes generated columns with them.
+--
+
+CREATE FUNCTION music_tm.release_date(track jsonb) RETURNS date
+AS 'MODULE_PATHNAME', 'release_date' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.release_date(jsonb) IS
+  'album.release_date as a date: ''1981'' is 1981-01-01, ''1981-12'' is 1981-12-01; NULL for ''0000'', impossible or malformed dates';
+
+CREATE FUNCTION music_tm.release_date_precision(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'release_date_precision' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.release_date_precision(jsonb) IS
+  'Precision of music_tm.release_date: year, month or day (the string''s shape, made coarser by album.release_date_precision); NULL when there is no date';
+
+CREATE FUNCTION music_tm.release_year(track jsonb) RETURNS integer
+AS 'MODULE_PATHNAME', 'release_year' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.release_year(jsonb) IS
+  'Year of music_tm.release_date; NULL when there is no valid date';
+
+CREATE FUNCTION music_tm.isrc(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'isrc' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.isrc(jsonb) IS 'external_ids.isrc (International Standard Recording Code)';
+
+CREATE FUNCTION music_tm.ean(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'ean' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.ean(jsonb) IS 'external_ids.ean (International Article Number)';
+
+CREATE FUNCTION music_tm.upc(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'upc' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.upc(jsonb) IS 'external_ids.upc (Universal Product Code)';
+
+CREATE FUNCTION music_tm.artist_names(track jsonb) RETURNS text[]
+AS 'MODULE_PATHNAME', 'artist_names' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.artist_names(jsonb) IS
+  'artists[*].name in credit order; a NULL element for an artist without a string name; empty for []';
+
+CREATE FUNCTION music_tm.artist_ids(track jsonb) RETURNS text[]
+AS 'MODULE_PATHNAME', 'artist_ids' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.artist_ids(jsonb) IS
+  'artists[*].id in credit order, aligned with music_tm.artist_names; a NULL element for an artist without a string id';
+
+CREATE FUNCTION music_tm.first_artist(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'first_artist' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.first_artist(jsonb) IS 'artists[0].name';
+
+CREATE FUNCTION music_tm.album_name(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'album_name' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.album_name(jsonb) IS 'album.name, as sent ('''' after a takedown and for local files)';
+
+CREATE FUNCTION music_tm.album_id(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'album_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.album_id(jsonb) IS 'album.id';
+
+CREATE FUNCTION music_tm.album_type(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'album_type' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.album_type(jsonb) IS 'album.album_type: album, single or compilation';
+
+CREATE FUNCTION music_tm.explicit(track jsonb) RETURNS boolean
+AS 'MODULE_PATHNAME', 'explicit' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.explicit(jsonb) IS 'explicit: whether the track has explicit lyrics';
+
+CREATE FUNCTION music_tm.popularity(track jsonb) RETURNS integer
+AS 'MODULE_PATHNAME', 'popularity' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.popularity(jsonb) IS 'popularity (0..100; NULL unless a whole number)';
+
+CREATE FUNCTION music_tm.duration_ms(track jsonb) RETURNS integer
+AS 'MODULE_PATHNAME', 'duration_ms' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.duration_ms(jsonb) IS 'duration_ms; NULL unless a whole number 0 .. 2147483647';
+
+CREATE FUNCTION music_tm.duration(track jsonb) RETURNS interval
+AS 'MODULE_PATHNAME', 'duration' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.duration(jsonb) IS 'duration_ms as an interval (222075 is 00:03:42.075)';
+
+CREATE FUNCTION music_tm.track_number(track jsonb) RETURNS integer
+AS 'MODULE_PATHNAME', 'track_number' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.track_number(jsonb) IS 'track_number on its disc';
+
+CREATE FUNCTION music_tm.disc_number(track jsonb) RETURNS integer
+AS 'MODULE_PATHNAME', 'disc_number' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.disc_number(jsonb) IS 'disc_number';
+
+-- Not STRICT: a NULL min_width asks for the largest image.
+CREATE FUNCTION music_tm.cover_url(track jsonb, min_width integer DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'cover_url' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.cover_url(jsonb, integer) IS
+  'URL of the smallest album image at least min_width pixels wide (NULL min_width: the largest); an image of unknown width counts as the widest';
+
+CREATE FUNCTION music_tm.playable_in(track jsonb, market text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'playable_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.playable_in(jsonb, text) IS
+  'Whether the track plays in a market (two-letter code): is_playable when present, else whether available_markets lists it; NULL when neither is known';
+
+CREATE FUNCTION music_tm.canonical_id(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'canonical_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.canonical_id(jsonb) IS
+  'linked_from.id of a relinked track, else id: the same song keeps one id across relinking';
+
+CREATE FUNCTION music_tm.is_local(track jsonb) RETURNS boolean
+AS 'MODULE_PATHNAME', 'is_local' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.is_local(jsonb) IS 'is_local: a local file of the listener (no Spotify id)';
+
+CREATE FUNCTION music_tm.is_episode(track jsonb) RETURNS boolean
+AS 'MODULE_PATHNAME', 'is_episode' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.is_episode(jsonb) IS
+  'Whether the item is a podcast episode: type episode, or an episode shaped as a track (first artist of type show)';
+
+CREATE FUNCTION music_tm.uri(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'uri' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.uri(jsonb) IS 'uri (spotify:track:..., spotify:local:... for local files)';
+
+CREATE FUNCTION music_tm.spotify_url(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'spotify_url' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.spotify_url(jsonb) IS 'external_urls.spotify';
+
+CREATE FUNCTION music_tm.preview_url(track jsonb) RETURNS text
+AS 'MODULE_PATHNAME', 'preview_url' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.preview_url(jsonb) IS 'preview_url (null for many tracks and for all apps created since late 2024)';
+
+--
 -- Tables.  Every unique key of per-listener data starts with the listener, so
 -- a large service can distribute charts and chart_entries by listener
 -- (Citus) and keep tracks as a reference table.
@@ -28,6 +155,8 @@ CREATE TABLE music_tm.tracks (
     content_hash bigint      NOT NULL,
     created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL,
+    isrc         text        GENERATED ALWAYS AS (music_tm.isrc(raw_json)) STORED,
+    release_year integer     GENERATED ALWAYS AS (music_tm.release_year(raw_json)) STORED,
     CONSTRAINT tracks_pkey PRIMARY KEY (track_id),
     CONSTRAINT tracks_track_id_check CHECK (track_id OPERATOR(pg_catalog.<>) ''),
     CONSTRAINT tracks_duration_ms_check CHECK (duration_ms OPERATOR(pg_catalog.>=) 0)
@@ -45,6 +174,14 @@ COMMENT ON COLUMN music_tm.tracks.content_hash IS
   'music_tm.track_hash(raw_json): tells an unchanged payload without comparing jsonb values';
 COMMENT ON COLUMN music_tm.tracks.created_at IS 'Start of the transaction that first stored the track';
 COMMENT ON COLUMN music_tm.tracks.updated_at IS 'Start of the transaction that last changed the stored object';
+COMMENT ON COLUMN music_tm.tracks.isrc IS 'music_tm.isrc(raw_json), stored so that WHERE isrc = ... is an index lookup';
+COMMENT ON COLUMN music_tm.tracks.release_year IS 'music_tm.release_year(raw_json), stored so that release-year filters are index lookups';
+
+-- Several track ids can share an ISRC (relinked twins, re-releases): not unique.
+CREATE INDEX tracks_isrc_idx ON music_tm.tracks (isrc);
+COMMENT ON INDEX music_tm.tracks_isrc_idx IS 'Tracks by ISRC';
+CREATE INDEX tracks_release_year_idx ON music_tm.tracks (release_year);
+COMMENT ON INDEX music_tm.tracks_release_year_idx IS 'Tracks by album release year';
 
 -- lz4 makes every later read of raw_json 2-3x faster than pglz; use it when
 -- the server was built with it.
@@ -169,18 +306,62 @@ COMMENT ON FUNCTION music_tm.track_hash(jsonb) IS
   'Content hash of a jsonb value (64-bit hash of its canonical binary form), as stored in tracks.content_hash';
 
 --
--- JSONB extraction
+-- JSONB extraction: one pass, and track detail
 --
+
+CREATE TYPE music_tm.track_fields AS (
+    id                     text,
+    name                   text,
+    canonical_id           text,
+    uri                    text,
+    spotify_url            text,
+    preview_url            text,
+    is_local               boolean,
+    is_episode             boolean,
+    explicit               boolean,
+    popularity             integer,
+    duration_ms            integer,
+    duration               interval,
+    track_number           integer,
+    disc_number            integer,
+    isrc                   text,
+    ean                    text,
+    upc                    text,
+    artist_names           text[],
+    artist_ids             text[],
+    first_artist           text,
+    album_name             text,
+    album_id               text,
+    album_type             text,
+    release_date           date,
+    release_date_precision text,
+    release_year           integer,
+    cover_url              text,
+    playable               boolean
+);
+COMMENT ON TYPE music_tm.track_fields IS
+  'Every field of a track object that the accessors read, as returned by music_tm.track_fields; id and name are the object''s strings';
+
+-- Like the accessors: no SQL inside, so no SET clause.
+CREATE FUNCTION music_tm.track_fields(track jsonb) RETURNS music_tm.track_fields
+AS 'MODULE_PATHNAME', 'track_fields' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.track_fields(jsonb) IS
+  'All fields of a track object from one detoast and one walk; equal to the accessors (cover_url: the largest image; playable: NULL, no market given)';
+
+CREATE FUNCTION music_tm.track_fields(track jsonb, market text) RETURNS music_tm.track_fields
+AS 'MODULE_PATHNAME', 'track_fields' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION music_tm.track_fields(jsonb, text) IS
+  'All fields of a track object from one detoast and one walk, with playable = music_tm.playable_in(track, market)';
 
 CREATE FUNCTION music_tm.track_detail(id text)
 RETURNS TABLE (track_id text, name text, artist_name text, album_name text,
-               duration_ms integer, spotify_url text, release_date text,
-               isrc text)
+               duration_ms integer, spotify_url text, release_date date,
+               release_date_precision text, isrc text)
 AS 'MODULE_PATHNAME', 'track_detail'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 1
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION music_tm.track_detail(text) IS
-  'Display columns of a stored track plus album release date and ISRC from its JSON; no row for an unknown id';
+  'Display columns of a stored track plus its album release date (music_tm.release_date and its precision) and ISRC; no row for an unknown id';
 
 --
 -- Rank history.  Every figure is computed at read time from chart_entries
@@ -323,3 +504,4 @@ LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION music_tm.run_svg(text, music_tm.time_range, text, date, date, integer, integer) IS
   'SVG document (text) of a chart run: dates along x to scale, rank axis inverted (#1 at the top); NULL when nothing to draw';
+

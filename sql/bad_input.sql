@@ -53,7 +53,20 @@ FROM (VALUES
   ('infinite date',     $q$SELECT music_tm.save_snapshot_row('t', 'infinity', 'short_term', 1)$q$),
   ('empty listener',    $q$SELECT music_tm.save_snapshot_row('t', '2026-01-01', 'short_term', 1, '')$q$),
   ('unknown track',     $q$SELECT music_tm.save_snapshot_row('nope', '2026-01-01', 'short_term', 1)$q$),
-  ('null detail id',    $q$SELECT music_tm.track_detail(NULL)$q$)
+  ('null detail id',    $q$SELECT music_tm.track_detail(NULL)$q$),
+  ('min_width -1',      $q$SELECT music_tm.cover_url('{}', -1)$q$),
+  ('min_width -1, null track', $q$SELECT music_tm.cover_url(NULL, -1)$q$),
+  ('min_width int min', $q$SELECT music_tm.cover_url('{"album": {"images": [{"url": "u", "width": 1}]}}', -2147483648)$q$),
+  ('market SWE',        $q$SELECT music_tm.playable_in('{}', 'SWE')$q$),
+  ('market S',          $q$SELECT music_tm.playable_in('{}', 'S')$q$),
+  ('market empty',      $q$SELECT music_tm.playable_in('{}', '')$q$),
+  ('market S1',         $q$SELECT music_tm.playable_in('{}', 'S1')$q$),
+  ('market non-ASCII',  $q$SELECT music_tm.playable_in('{}', 'ÅÖ')$q$),
+  ('market space',      $q$SELECT music_tm.playable_in('{"available_markets": ["SE"]}', ' SE')$q$),
+  ('fields market',     $q$SELECT music_tm.track_fields('{}', 'sweden')$q$),
+  ('fields market, not an object', $q$SELECT music_tm.track_fields('[]', 'X')$q$),
+  ('accessor on array', $q$SELECT music_tm.isrc('[1]')$q$),
+  ('accessor on scalar', $q$SELECT music_tm.release_date('"1981"')$q$)
 ) AS cases(c, s);
 
 -- the full report of one error, with its hint

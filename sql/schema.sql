@@ -52,4 +52,4 @@ WHERE p.pronamespace = 'music_tm'::regnamespace
 SELECT p.oid::regprocedure AS function, p.prorettype::regtype AS returns,
        p.provolatile, p.proisstrict, p.proparallel
 FROM pg_proc p WHERE p.pronamespace = 'music_tm'::regnamespace
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;

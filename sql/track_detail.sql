@@ -1,4 +1,6 @@
 -- track_detail: the seed's get_track_detail.
+SET datestyle = ISO;
+SET intervalstyle = postgres;
 TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
 
 SELECT music_tm.save_track('{
@@ -26,3 +28,12 @@ SELECT count(*) FROM music_tm.track_detail('nope');
 SELECT d.track_id, d.release_date
 FROM music_tm.tracks t, LATERAL music_tm.track_detail(t.track_id) d
 ORDER BY 1;
+-- precision from the date's shape, cross-checked with release_date_precision;
+-- '0000' and impossible dates give NULL
+SELECT music_tm.save_track(jsonb_build_object('id', 'd' || n, 'name', d,
+         'album', jsonb_build_object('release_date', d, 'release_date_precision', p)))
+FROM (VALUES (1, '1981-12', 'month'), (2, '0000', 'year'), (3, '1981-02-30', 'day'),
+             (4, '1981-12-15', 'year')) AS v(n, d, p);
+SELECT d.track_id, d.name AS sent, d.release_date, d.release_date_precision
+FROM music_tm.tracks t, LATERAL music_tm.track_detail(t.track_id) d
+WHERE t.track_id LIKE 'd_' ORDER BY 1;

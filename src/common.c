@@ -114,22 +114,57 @@ mtm_string_or_null(const JsonbValue *v)
  * Read a JSON number that must be a whole number fitting int32.  Returns
  * false for other JSON types, fractions and out-of-range values; the caller
  * decides whether that is an error or a NULL.
+ *
+ * Numbers written without a fraction ("213573", "1e5") have display scale 0
+ * and go straight to the conversion; only the rare "213573.0" pays for the
+ * exact whole-number test.  The accessors read four integers per track, so
+ * this path is hot.
  */
 bool
 mtm_numeric_int32(const JsonbValue *v, int32 *out)
 {
-	Datum		num;
-	Datum		whole;
+	Numeric		n;
 	bool		overflow = false;
 
 	if (v == NULL || v->type != jbvNumeric)
 		return false;
-	num = NumericGetDatum(v->val.numeric);
-	whole = DirectFunctionCall2(numeric_trunc, num, Int32GetDatum(0));
-	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, num, whole)))
+	n = v->val.numeric;
+	/* JSON has no NaN or infinity, but a jsonb built in SQL might. */
+	if (numeric_is_nan(n) || numeric_is_inf(n))
 		return false;
-	*out = numeric_int4_opt_error(v->val.numeric, &overflow);
+	if (DatumGetInt32(DirectFunctionCall1(numeric_scale,
+										  NumericGetDatum(n))) != 0)
+	{
+		Datum		whole = DirectFunctionCall2(numeric_trunc,
+												NumericGetDatum(n),
+												Int32GetDatum(0));
+
+		if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n),
+											  whole)))
+			return false;
+	}
+	*out = numeric_int4_opt_error(n, &overflow);
 	return !overflow;
+}
+
+/* A text datum of a JSON string value, or NULL for any other value. */
+text *
+mtm_text_or_null(const JsonbValue *v)
+{
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+}
+
+/* Whether v is the JSON string lit (NUL-terminated). */
+bool
+mtm_string_equals(const JsonbValue *v, const char *lit)
+{
+	size_t		len = strlen(lit);
+
+	return v != NULL && v->type == jbvString &&
+		v->val.string.len == (int) len &&
+		memcmp(v->val.string.val, lit, len) == 0;
 }
 
 /*

@@ -49,6 +49,8 @@ extern JsonbContainer *mtm_field_object(JsonbContainer *obj, const char *key,
 extern char *mtm_string_or_null(const JsonbValue *v);
 
 extern bool mtm_numeric_int32(const JsonbValue *v, int32 *out);
+extern text *mtm_text_or_null(const JsonbValue *v);
+extern bool mtm_string_equals(const JsonbValue *v, const char *lit);
 
 extern int64 mtm_jsonb_hash(Jsonb *jb);
 

@@ -46,13 +46,24 @@ SELECT (SELECT count(*) FROM music_tm.tracks) AS tracks,
 
 \echo
 \echo '== The latest short_term chart, top 10, with music_tm.track_detail (the seed''s get_track_detail)'
-SELECT e.rank, d.name, d.artist_name, d.album_name, d.release_date, d.isrc
+SELECT e.rank, d.name, d.artist_name, d.album_name, d.release_date, d.release_date_precision, d.isrc
 FROM music_tm.chart_entries e
 CROSS JOIN LATERAL music_tm.track_detail(e.track_id) d
 WHERE e.listener = 'default' AND e.time_range = 'short_term'
   AND e.snapshot_date = (SELECT max(snapshot_date) FROM music_tm.charts WHERE time_range = 'short_term')
   AND e.rank <= 10
 ORDER BY e.rank;
+
+\echo
+\echo '== Typed accessors: release dates of every precision, ''0000'' as NULL; relinked tracks are stored under their canonical id'
+SELECT music_tm.release_date_precision(raw_json) AS precision, count(*),
+       min(music_tm.release_date(raw_json)) AS earliest, max(music_tm.release_date(raw_json)) AS latest
+FROM music_tm.tracks GROUP BY 1 ORDER BY 1;
+SELECT (f).id, (f).canonical_id, (f).first_artist, (f).release_date, (f).cover_url IS NOT NULL AS has_cover,
+       (f).playable AS playable_in_se
+FROM (SELECT music_tm.track_fields(raw_json, 'SE') AS f FROM music_tm.tracks
+      WHERE raw_json->>'id' <> track_id OFFSET 0) s
+ORDER BY (f).canonical_id, (f).id;
 
 \echo
 \echo '== Recording the last day''s pages again writes nothing: same row versions, same timestamps'

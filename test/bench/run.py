@@ -50,6 +50,15 @@ class Report:
         print(f"  {name:<58} {r:6.2f}x  ({tgt}) {met}  "
               f"[music_tm {ours * 1000:.1f} ms, peer {peer * 1000:.1f} ms]{note}", flush=True)
 
+    def cost(self, name, ours, peer, limit=None, note=""):
+        """ours / peer: what music_tm costs relative to the peer (lower is better)."""
+        r = ours / peer if peer > 0 else float("inf")
+        met = "" if limit is None else ("met" if r <= limit else "NOT met")
+        tgt = "no target" if limit is None else f"target <= {limit:.2f}x"
+        self.rows.append((name, r, tgt, met))
+        print(f"  {name:<58} {r:6.2f}x  ({tgt}) {met}  "
+              f"[music_tm {ours * 1000:.1f} ms, peer {peer * 1000:.1f} ms]{note}", flush=True)
+
 
 def load_sample(cur, days):
     """Pages of the generated sample into a table: (snapshot_date, time_range, page)."""
@@ -125,7 +134,7 @@ def bench_save_track(cur, report, repeat):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", action="append", choices=["save_track", "ingest", "history"],
+    ap.add_argument("--only", action="append", choices=["save_track", "ingest", "history", "extract"],
                     help="run only these benchmarks (repeatable); default: all")
     ap.add_argument("--days", type=int, default=28, help="days of sample pages (save_track)")
     ap.add_argument("--repeat", type=int, default=3)
@@ -138,11 +147,14 @@ def main():
     ap.add_argument("--history-samples", type=int, default=40, help="calls timed per function")
     ap.add_argument("--quick", action="store_true",
                     help="small runs: 100 pages; rank history 4 listeners x 90 days, 10 calls")
+    ap.add_argument("--extract-rows", type=int, default=82764,
+                    help="track objects per table in the extraction benchmark")
     a = ap.parse_args()
     if a.quick:
         a.history_listeners, a.history_days, a.history_samples = 4, 90, 10
         a.pages, a.e2e_pages, a.concurrent_pages = 100, 10, 80
-    only = set(a.only or ["save_track", "ingest", "history"])
+        a.extract_rows = 5000
+    only = set(a.only or ["save_track", "ingest", "history", "extract"])
     conn = connect()
     cur = conn.cursor()
     cur.execute("CREATE EXTENSION IF NOT EXISTS music_tm")
@@ -158,6 +170,10 @@ def main():
         import history
         history.run(cur, report, a.history_listeners, a.history_days,
                     a.history_samples, a.repeat)
+    if "extract" in only:
+        import extract
+        print(f"\nJSONB extraction, {a.extract_rows} TOASTed track objects per table:")
+        extract.bench_extract(cur, report, a.repeat, a.extract_rows)
     missed = [r for r in report.rows if r[3] == "NOT met"]
     print(f"{len(report.rows)} ratios, {len(missed)} targets not met")
 

@@ -144,9 +144,37 @@ class SeedFlow(unittest.TestCase):
         self.assertEqual(row[1], track["name"])
         self.assertEqual(row[2], track["artists"][0]["name"])
         self.assertEqual(row[4], track["duration_ms"])
-        self.assertEqual(row[6], track["album"]["release_date"])
-        self.assertEqual(row[7], track["external_ids"].get("isrc"))
+        # release_date is a date now, with its precision from the date's shape
+        album = track["album"]
+        self.assertEqual(album["release_date_precision"], "day")
+        self.assertEqual(row[6], datetime.date.fromisoformat(album["release_date"]))
+        self.assertEqual(row[7], "day")
+        self.assertEqual(row[8], track["external_ids"].get("isrc"))
         self.assertIsNone(get_track_detail(self.conn, "no-such-track"))
+
+    def test_track_detail_release_date_shapes(self):
+        """Every track of six days of the sample: year and month precision
+        give the first day of the period, "0000" gives NULL."""
+        shapes = {"year": 4, "month": 7, "day": 10}
+        seen = set()
+        for record in sample_pages(6):
+            for track in record["page"]["items"]:
+                if track.get("id") is None or track["id"] in seen:
+                    continue
+                seen.add(track["id"])
+                save_track(self.conn, track)
+                row = get_track_detail(self.conn, charted_id(track))
+                sent = track["album"]["release_date"]
+                precision = track["album"]["release_date_precision"]
+                if sent == "0000":
+                    self.assertEqual((row[6], row[7]), (None, None))
+                    continue
+                self.assertEqual(len(sent), shapes[precision])
+                padded = sent + "-01-01"[len(sent) - 4:]
+                self.assertEqual(row[6], datetime.date.fromisoformat(padded), sent)
+                self.assertEqual(row[7], precision)
+        self.conn.commit()
+        self.assertGreater(len(seen), 100)
 
     def test_rollback_discards_everything(self):
         record = next(sample_pages(1))
