@@ -3,7 +3,8 @@
  *		record_top_tracks: a whole Spotify top-tracks page in one call.
  *
  * One call checks every item first, then writes in three steps, each one
- * set-based statement over arrays (unnest), so the cost per page is a handful
+ * set-based statement over arrays (unnest in the target list, which streams
+ * rows where unnest in FROM would first store them), so the cost per page is a handful
  * of statements whatever its length:
  *
  *	1. tracks: read the stored content hashes of the page's tracks, then
@@ -132,10 +133,9 @@ PreparePlans(Oid range_type)
 		"INSERT INTO music_tm.tracks AS t"
 		" (track_id, name, artist_name, album_name, duration_ms,"
 		"  spotify_url, raw_json, content_hash, created_at, updated_at)"
-		" SELECT u.*, $9, $9"
-		" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+		" SELECT pg_catalog.unnest($1), pg_catalog.unnest($2),"
 		"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8)) AS u"
+		"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), $9, $9"
 		" ON CONFLICT (track_id) DO UPDATE SET"
 		"  name = EXCLUDED.name, artist_name = EXCLUDED.artist_name,"
 		"  album_name = EXCLUDED.album_name,"
@@ -168,15 +168,13 @@ PreparePlans(Oid range_type)
 	plans[PLAN_ENTRY_INSERT] = mtm_prepare_kept(
 		"INSERT INTO music_tm.chart_entries"
 		" (listener, time_range, snapshot_date, track_id, rank, playable_id)"
-		" SELECT $1, $2, $3, u.track_id, u.rank, u.playable_id"
-		" FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"  pg_catalog.unnest($6)) AS u(track_id, rank, playable_id)", 6, t_entries);
+		" SELECT $1, $2, $3, pg_catalog.unnest($4), pg_catalog.unnest($5),"
+		"  pg_catalog.unnest($6)", 6, t_entries);
 	plans[PLAN_ENTRY_UPSERT] = mtm_prepare_kept(
 		"INSERT INTO music_tm.chart_entries AS e"
 		" (listener, time_range, snapshot_date, track_id, rank, playable_id)"
-		" SELECT $1, $2, $3, u.track_id, u.rank, u.playable_id"
-		" FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"  pg_catalog.unnest($6)) AS u(track_id, rank, playable_id)"
+		" SELECT $1, $2, $3, pg_catalog.unnest($4), pg_catalog.unnest($5),"
+		"  pg_catalog.unnest($6)"
 		" ON CONFLICT (listener, time_range, track_id, snapshot_date)"
 		" DO UPDATE SET rank = EXCLUDED.rank, playable_id = EXCLUDED.playable_id"
 		" WHERE (e.rank, e.playable_id) IS DISTINCT FROM"
