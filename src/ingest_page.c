@@ -48,6 +48,7 @@
 #include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "common.h"
 #include "ingest.h"
@@ -488,6 +489,37 @@ CreateOrLockChart(Datum *chart, TimestampTz now)
 	return SPI_processed == 1;
 }
 
+/* The rows of a chart read (track_id, rank, playable_id), sorted by track_id. */
+static StoredEntry *
+ReadStored(SPITupleTable *table, uint64 n)
+{
+	StoredEntry *stored = palloc(sizeof(StoredEntry) * Max(n, 1));
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = table->vals[i];
+		bool		isnull;
+
+		stored[i].track_id = SPI_getvalue(tup, table->tupdesc, 1);
+		stored[i].rank = DatumGetInt32(SPI_getbinval(tup, table->tupdesc, 2, &isnull));
+		stored[i].playable_id = SPI_getvalue(tup, table->tupdesc, 3);
+	}
+	qsort(stored, n, sizeof(StoredEntry), CompareStoredByTrack);
+	return stored;
+}
+
+static bool
+SameEntries(StoredEntry *a, uint64 na, StoredEntry *b, uint64 nb)
+{
+	if (na != nb)
+		return false;
+	for (uint64 i = 0; i < na; i++)
+		if (strcmp(a[i].track_id, b[i].track_id) != 0 || a[i].rank != b[i].rank ||
+			!SameString(a[i].playable_id, b[i].playable_id))
+			return false;
+	return true;
+}
+
 /*
  * Step 3: bring the chart's entries of ranks lo..hi in line with the page.
  * Stored entries of that range whose track is not on the page are removed;
@@ -522,18 +554,35 @@ StoreEntries(Datum *chart, bool new_chart, PageEntry *entries, int n,
 				 SPI_result_code_string(ret));
 		nstored = SPI_processed;
 	}
-	stored = palloc(sizeof(StoredEntry) * Max(nstored, 1));
-	for (i = 0; i < nstored; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
+	stored = ReadStored(SPI_tuptable, nstored);
 
-		stored[i].track_id = SPI_getvalue(tup, desc, 1);
-		stored[i].rank = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-		stored[i].playable_id = SPI_getvalue(tup, desc, 3);
+	/*
+	 * Under REPEATABLE READ or SERIALIZABLE our snapshot may predate the
+	 * commit of the writer we waited for at the chart lock; a change
+	 * computed against that old chart would mix the two.  Compare with the
+	 * latest committed chart and fail as a serialization error if it moved.
+	 */
+	if (!new_chart && IsolationUsesXactSnapshot())
+	{
+		StoredEntry *latest;
+		uint64		nlatest;
+
+		ret = SPI_execute_snapshot(plans[PLAN_CHART_READ], chart, NULL,
+								   GetLatestSnapshot(), InvalidSnapshot,
+								   true, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "reading music_tm.chart_entries failed: %s",
+				 SPI_result_code_string(ret));
+		nlatest = SPI_processed;
+		latest = ReadStored(SPI_tuptable, nlatest);
+		if (!SameEntries(stored, nstored, latest, nlatest))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update of the chart"),
+					 errdetail("Another transaction changed this chart after this transaction's snapshot was taken."),
+					 errhint("Retry the transaction, or record pages in READ COMMITTED.")));
 	}
-	qsort(stored, nstored, sizeof(StoredEntry), CompareStoredByTrack);
+
 	del = palloc(sizeof(char *) * Max(nstored, 1));
 
 	/* merge the two lists, both sorted by track_id */
