@@ -262,19 +262,9 @@ mtm_store_track(const MtmTrackRow *row, TimestampTz now)
 		TEXTOID, JSONBOID, INT8OID, TIMESTAMPTZOID};
 
 		track_upsert_plan = mtm_prepare_kept(
-			"INSERT INTO music_tm.tracks AS t"
-			" (track_id, name, artist_name, album_name, duration_ms,"
-			"  spotify_url, raw_json, content_hash, created_at, updated_at)"
+			MTM_TRACK_INSERT
 			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
-			" ON CONFLICT (track_id) DO UPDATE SET"
-			"  name = EXCLUDED.name, artist_name = EXCLUDED.artist_name,"
-			"  album_name = EXCLUDED.album_name,"
-			"  duration_ms = EXCLUDED.duration_ms,"
-			"  spotify_url = EXCLUDED.spotify_url, raw_json = EXCLUDED.raw_json,"
-			"  content_hash = EXCLUDED.content_hash,"
-			"  updated_at = EXCLUDED.updated_at"
-			" WHERE t.content_hash OPERATOR(pg_catalog.<>) EXCLUDED.content_hash"
-			" RETURNING t.xmax OPERATOR(pg_catalog.=) 0", 9, types);
+			MTM_TRACK_ON_CONFLICT, 9, types);
 	}
 
 	values[0] = CStringGetTextDatum(row->track_id);

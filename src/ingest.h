@@ -27,6 +27,27 @@ typedef struct MtmTrackRow
 	int64		content_hash;	/* mtm_jsonb_hash(raw_json) */
 } MtmTrackRow;
 
+/*
+ * The two ends of the statement that stores tracks, shared by save_track
+ * (one row, VALUES) and record_top_tracks (a page, unnest): $9 is the
+ * transaction's start time.  An object whose content hash is unchanged is
+ * not rewritten, and RETURNING tells an insert (xmax 0) from an update.
+ */
+#define MTM_TRACK_INSERT \
+	"INSERT INTO music_tm.tracks AS t" \
+	" (track_id, name, artist_name, album_name, duration_ms," \
+	"  spotify_url, raw_json, content_hash, created_at, updated_at)"
+#define MTM_TRACK_ON_CONFLICT \
+	" ON CONFLICT (track_id) DO UPDATE SET" \
+	"  name = EXCLUDED.name, artist_name = EXCLUDED.artist_name," \
+	"  album_name = EXCLUDED.album_name," \
+	"  duration_ms = EXCLUDED.duration_ms," \
+	"  spotify_url = EXCLUDED.spotify_url, raw_json = EXCLUDED.raw_json," \
+	"  content_hash = EXCLUDED.content_hash," \
+	"  updated_at = EXCLUDED.updated_at" \
+	" WHERE t.content_hash OPERATOR(pg_catalog.<>) EXCLUDED.content_hash" \
+	" RETURNING t.xmax OPERATOR(pg_catalog.=) 0"
+
 /* What storing one track did. */
 typedef enum MtmWriteResult
 {

@@ -131,21 +131,11 @@ PreparePlans(Oid range_type)
 		"SELECT track_id, content_hash FROM music_tm.tracks"
 		" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_hashes);
 	plans[PLAN_TRACK_UPSERT] = mtm_prepare_kept(
-		"INSERT INTO music_tm.tracks AS t"
-		" (track_id, name, artist_name, album_name, duration_ms,"
-		"  spotify_url, raw_json, content_hash, created_at, updated_at)"
+		MTM_TRACK_INSERT
 		" SELECT pg_catalog.unnest($1), pg_catalog.unnest($2),"
 		"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
 		"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), $9, $9"
-		" ON CONFLICT (track_id) DO UPDATE SET"
-		"  name = EXCLUDED.name, artist_name = EXCLUDED.artist_name,"
-		"  album_name = EXCLUDED.album_name,"
-		"  duration_ms = EXCLUDED.duration_ms,"
-		"  spotify_url = EXCLUDED.spotify_url, raw_json = EXCLUDED.raw_json,"
-		"  content_hash = EXCLUDED.content_hash,"
-		"  updated_at = EXCLUDED.updated_at"
-		" WHERE t.content_hash OPERATOR(pg_catalog.<>) EXCLUDED.content_hash"
-		" RETURNING t.xmax OPERATOR(pg_catalog.=) 0", 9, t_upsert);
+		MTM_TRACK_ON_CONFLICT, 9, t_upsert);
 	plans[PLAN_CHART_CREATE_OR_LOCK] = mtm_prepare_kept(
 		"INSERT INTO music_tm.charts AS c"
 		" (listener, time_range, snapshot_date, recorded_at)"

@@ -1,0 +1,155 @@
+"""Backend memory stays flat over 100,000 calls of each routine family.
+
+One backend makes the calls in a server-side loop; the memory of all its
+memory contexts (pg_backend_memory_contexts) is read inside the loop after
+the first 10,000 calls and again at the end, so growth in any context that
+outlives a call (the transaction's, the session's, the caches, the kept
+plans) shows.  The loop runs in one transaction, so the writing families
+insert new rows (a new chart date, new small tracks) rather than update the
+same rows 100,000 times, which would only measure PostgreSQL's version
+chains; COMMIT inside the loop is avoided because PL/pgSQL itself keeps a
+little memory per COMMIT of a DO block.  It is
+read once more after the transaction, against what it was before the loop.
+The figures are printed; the test fails if memory grew by more than
+MAX_GROWTH bytes between the 10,000th and the last call.
+
+MUSIC_TM_MEMORY_CALLS overrides the number of calls (default 100,000).
+"""
+import gzip
+import json
+import os
+import time
+import unittest
+
+import psycopg2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLE = os.path.join(HERE, "..", "..", "data", "sample_pages.jsonl.gz")
+DB = "music_tm_memory_test"
+CALLS = int(os.environ.get("MUSIC_TM_MEMORY_CALLS", "100000"))
+WARMUP = CALLS // 10
+MAX_GROWTH = 256 * 1024
+
+# One body per routine family; :i is the loop counter.  Each call is made
+# with PERFORM so nothing accumulates in the client.
+FAMILIES = {
+    "ingest: record_top_tracks": """
+        PERFORM music_tm.record_top_tracks('short_term',
+            CASE WHEN i % 2 = 0 THEN p1
+                 ELSE jsonb_build_object('offset', 5, 'items', jsonb_build_array(
+                          jsonb_build_object('id', 'm' || i, 'name', 'New ' || i), NULL,
+                          jsonb_build_object('id', 'n' || i, 'name', 'New ' || i,
+                                             'linked_from', jsonb_build_object('id', 'o' || i))))
+            END, date '2030-01-01' + i, 'memory');""",
+    "ingest: save_track, save_snapshot_row": """
+        PERFORM music_tm.save_track(CASE WHEN i % 2 = 0 THEN t1
+                                         ELSE jsonb_build_object('id', 'r' || i, 'name', 'Row ' || i) END);
+        PERFORM music_tm.save_snapshot_row(CASE WHEN i % 2 = 0 THEN t1->>'id' ELSE 'r' || i END,
+                                           date '2030-01-01' + i, 'medium_term', 1 + i % 50, 'memory');""",
+    "extract: track_fields, accessors": """
+        PERFORM music_tm.track_fields(t1, 'SE'), music_tm.isrc(t1), music_tm.release_date(t1),
+                music_tm.artist_names(t1), music_tm.cover_url(t1, 100), music_tm.playable_in(t1, 'SE');""",
+    "history: chart_as_of, rank_history, run_stats, sparkline": """
+        PERFORM count(*) FROM music_tm.chart_as_of('2026-03-06', 'short_term', 'small');
+        PERFORM count(*) FROM music_tm.rank_history('h1', 'short_term', 'small');
+        PERFORM count(*) FROM music_tm.run_stats('h1', 'short_term', 'small');
+        PERFORM music_tm.sparkline('h1', 'short_term', 'small');""",
+}
+
+LOOP = """
+DO $$
+DECLARE
+    -- a 5-item page of real ~4 KB tracks (stored once, then unchanged)
+    p1 jsonb := (SELECT jsonb_build_object('items', jsonb_path_query_array(doc->'page', '$.items[0 to 4]'))
+                 FROM sample ORDER BY n LIMIT 1);
+    t1 jsonb := (SELECT doc->'page'->'items'->0 FROM sample ORDER BY n LIMIT 1);
+    m1 bigint;
+BEGIN
+    FOR i IN 1..%(calls)d LOOP
+        %(body)s
+        IF i = %(warmup)d THEN
+            m1 := (SELECT sum(total_bytes) FROM pg_backend_memory_contexts);
+        END IF;
+    END LOOP;
+    INSERT INTO mem VALUES (%(family)s, m1, (SELECT sum(total_bytes) FROM pg_backend_memory_contexts));
+END $$;
+"""
+
+
+class BackendMemory(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        admin = psycopg2.connect(dbname=os.environ.get("PGDATABASE", "postgres"))
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+            cur.execute(f"CREATE DATABASE {DB}")
+        admin.close()
+        cls.conn = psycopg2.connect(dbname=DB)
+        cls.conn.autocommit = True
+        with cls.conn.cursor() as cur:
+            cur.execute("CREATE EXTENSION music_tm")
+            cur.execute("CREATE TEMP TABLE sample (n serial, doc jsonb)")
+            cur.execute("CREATE TEMP TABLE mem (family text, at_warmup bigint, at_end bigint)")
+            with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
+                for line in f:
+                    cur.execute("INSERT INTO sample (doc) VALUES (%s)", (line,))
+            cur.execute("""SELECT count(music_tm.record_top_tracks((doc->>'time_range')::music_tm.time_range,
+                                                                   doc->'page', (doc->>'snapshot_date')::date))
+                           FROM sample""")
+            # a small listener for the history family: 10 daily charts of 5
+            # tracks drawn from 8, so tracks enter, leave and come back
+            cur.execute("""SELECT count(music_tm.record_top_tracks('short_term',
+                               (SELECT jsonb_agg(jsonb_build_object('id', 'h' || ((d * 3 + k) % 8),
+                                                                    'name', 'H' || ((d * 3 + k) % 8)))
+                                FROM generate_series(1, 5) k),
+                               date '2026-03-01' + d, 'small'))
+                           FROM generate_series(0, 9) d""")
+            cur.execute("ANALYZE")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.conn.close()
+        admin = psycopg2.connect(dbname=os.environ.get("PGDATABASE", "postgres"))
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+        admin.close()
+
+    def backend_memory(self):
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT sum(total_bytes) FROM pg_backend_memory_contexts")
+            return cur.fetchone()[0]
+
+    def run_family(self, family):
+        before = self.backend_memory()
+        with self.conn.cursor() as cur:
+            t0 = time.perf_counter()
+            cur.execute(LOOP % {"calls": CALLS, "warmup": WARMUP, "body": FAMILIES[family],
+                                "family": "'" + family + "'"})
+            seconds = time.perf_counter() - t0
+            cur.execute("SELECT at_warmup, at_end FROM mem WHERE family = %s", (family,))
+            at_warmup, at_end = (int(x) for x in cur.fetchone())
+        after = int(self.backend_memory())
+        before = int(before)
+        print(f"\n  {family}: {CALLS} calls; backend memory {at_warmup} bytes after {WARMUP},"
+              f" {at_end} after {CALLS} (growth {at_end - at_warmup:+d});"
+              f" {before} before the loop, {after} after it ({after - before:+d}); {seconds:.1f} s", flush=True)
+        self.assertLessEqual(at_end - at_warmup, MAX_GROWTH)
+        self.assertLessEqual(after - before, MAX_GROWTH)
+
+    def test_ingest_page(self):
+        self.run_family("ingest: record_top_tracks")
+
+    def test_ingest_rows(self):
+        self.run_family("ingest: save_track, save_snapshot_row")
+
+    def test_extract(self):
+        self.run_family("extract: track_fields, accessors")
+
+    def test_history(self):
+        self.run_family("history: chart_as_of, rank_history, run_stats, sparkline")
+
+
+if __name__ == "__main__":
+    unittest.main()
