@@ -161,3 +161,12 @@ FROM pg_proc p
 WHERE p.pronamespace = 'music_tm'::regnamespace
   AND p.prorettype <> 'record'::regtype AND p.provolatile = 'i'
 ORDER BY p.oid::regprocedure::text;
+
+-- an object with an "id" of its own is a track, not a wrapper, even when it
+-- carries an object-valued "track" or "item" key: the accessors read what
+-- save_track stores
+SELECT music_tm.isrc(j) AS isrc, music_tm.canonical_id(j) AS id, (music_tm.track_fields(j)).name AS name
+FROM (VALUES ('{"id": "outer", "name": "Outer", "external_ids": {"isrc": "OUTER0000001"},
+                "track": {"id": "inner", "name": "Inner", "external_ids": {"isrc": "INNER0000001"}}}'::jsonb),
+             ('{"id": null, "name": "Local", "is_local": true, "item": {"id": "inner", "name": "Inner"}}'),
+             ('{"track": {"id": "inner", "name": "Inner", "external_ids": {"isrc": "INNER0000001"}}}')) v(j);

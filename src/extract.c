@@ -18,7 +18,10 @@
  * letters) raise errors.
  *
  * Wrappers: a recently-played or playlist item {"track": {...}} and a
- * currently-playing object {"item": {...}} are read as the track inside; a
+ * currently-playing object {"item": {...}} are read as the track inside,
+ * provided the outer object has no "id" of its own (a track object always
+ * has one, so a track carrying a "track" or "item" key is read as itself,
+ * as save_track and record_top_tracks store it); a
  * wrapper whose track is JSON null (a removed playlist entry) has no fields.
  * Only one level is unwrapped, and "track": true (the flag inside playlist
  * track objects) is not a wrapper.
@@ -61,6 +64,9 @@ mtm_track_container(Jsonb *jb)
 
 	if (!JB_ROOT_IS_OBJECT(jb))
 		return NULL;
+	/* a track object always has "id" (null for local files); wrappers never */
+	if (mtm_field(root, "id", &v) != NULL)
+		return root;
 	inner = mtm_field(root, "track", &v);
 	if (!mtm_is_wrapper_value(inner))
 		inner = mtm_field(root, "item", &v);

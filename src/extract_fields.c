@@ -270,8 +270,9 @@ track_fields(PG_FUNCTION_ARGS)
 	{
 		track = &jb->root;
 		WalkObject(track, &track_table, tvals, t);
-		/* a wrapper: walk the track inside instead (see extract.c) */
-		if (mtm_is_wrapper_value(t[T_TRACK]) || mtm_is_wrapper_value(t[T_ITEM]))
+		/* a wrapper (no "id" of its own): walk the track inside instead */
+		if (t[T_ID] == NULL &&
+			(mtm_is_wrapper_value(t[T_TRACK]) || mtm_is_wrapper_value(t[T_ITEM])))
 		{
 			JsonbValue *inner = mtm_is_wrapper_value(t[T_TRACK]) ?
 				t[T_TRACK] : t[T_ITEM];

@@ -107,8 +107,12 @@ class BackendMemory(unittest.TestCase):
                            FROM generate_series(0, 9) d""")
             cur.execute("ANALYZE")
 
+    figures = []
+
     @classmethod
     def tearDownClass(cls):
+        # after the last test, so that unittest's "... ok" lines stay whole
+        print("\nbackend memory:\n" + "\n".join(cls.figures), flush=True)
         cls.conn.close()
         admin = psycopg2.connect(dbname=os.environ.get("PGDATABASE", "postgres"))
         admin.autocommit = True
@@ -132,9 +136,9 @@ class BackendMemory(unittest.TestCase):
             at_warmup, at_end = (int(x) for x in cur.fetchone())
         after = int(self.backend_memory())
         before = int(before)
-        print(f"\n  {family}: {CALLS} calls; backend memory {at_warmup} bytes after {WARMUP},"
+        self.figures.append(f"  {family}: {CALLS} calls; backend memory {at_warmup} bytes after {WARMUP},"
               f" {at_end} after {CALLS} (growth {at_end - at_warmup:+d});"
-              f" {before} before the loop, {after} after it ({after - before:+d}); {seconds:.1f} s", flush=True)
+              f" {before} before the loop, {after} after it ({after - before:+d}); {seconds:.1f} s")
         self.assertLessEqual(at_end - at_warmup, MAX_GROWTH)
         self.assertLessEqual(after - before, MAX_GROWTH)
 
