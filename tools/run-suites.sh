@@ -54,6 +54,7 @@ count tap "$log/tap.out" '^ *ok [0-9]+' '^ *not ok [0-9]+'
 
 run client $pgv /usr/bin/python3 -m unittest discover -v -s test/client -p 'test_*.py' || suite_failed=$((suite_failed + 1))
 count client "$log/client.out" '\.\.\. ok$' '\.\.\. (FAIL|ERROR)$'
+grep -A4 "^backend memory:" "$log/client.out" || true
 
 # a suite that died without reporting a failed test still counts as one
 failed=$((failed + (suite_failed > 0 && failed == 0 ? suite_failed : 0)))
