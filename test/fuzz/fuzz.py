@@ -438,7 +438,11 @@ def main():
     ap.add_argument("--dsn", default="")
     ap.add_argument("--mutants", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=5005)
+    ap.add_argument("--forbid", action="append", default=[],
+                    help="treat this SQLSTATE as undocumented (to show that the checks can fail)")
     a = ap.parse_args()
+    for state in a.forbid:
+        ALLOWED.pop(state, None)
     fz = Fuzzer(a.dsn, a.seed)
     try:
         report = fz.run(a.mutants)

@@ -51,6 +51,16 @@ for my $o ('ok', '22004', '22023', '23503', '54000', '22P02 input', '22P05 input
 	cmp_ok($out{$o} // 0, '>', 0, "some calls ended: $o");
 }
 
+# the checks can fail: with 22023 taken off the documented list, a short run
+# must report violations
+IPC::Run::run(
+	[ '/usr/bin/python3', 'test/fuzz/fuzz.py', '--dsn', $node->connstr('postgres'),
+	  '--mutants', 200, '--seed', 5006, '--forbid', '22023' ],
+	'>', \$stdout, '2>', \$stderr);
+my $canary = eval { JSON::PP->new->utf8(0)->decode($stdout) } // {};
+cmp_ok($canary->{outcomes}{'violation: SQLSTATE 22023'} // 0, '>', 0,
+	'with 22023 undocumented, the fuzzer reports its calls as violations');
+
 is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'),
 	$started, 'the server is still up and never restarted');
 my $log = slurp_file($node->logfile);
