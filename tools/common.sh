@@ -24,7 +24,8 @@ as_user() {
         cp -a "$dir/." "$WORKDIR/"
         chown -R postgres: "$WORKDIR"
         chmod 755 "$WORKDIR"
-        (cd "$WORKDIR" && runuser -u postgres -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" CI="${CI:-}" "$@")
+        (cd "$WORKDIR" && runuser -u postgres -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" CI="${CI:-}" \
+            MUSIC_TM_LONG_TESTS="${MUSIC_TM_LONG_TESTS:-}" "$@")
     else
         WORKDIR=$dir
         (cd "$dir" && "$@")
