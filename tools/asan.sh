@@ -27,7 +27,7 @@ make -C "$top" -s clean >/dev/null
 # CFLAGS replaces the gcc-specific flags pg_config reports for the server build
 make -C "$top" -s PG_CONFIG="$PG_CONFIG" CC=clang-14 \
     CFLAGS="-O1 -g -fno-omit-frame-pointer -fno-strict-aliasing -fwrapv" \
-    PG_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -fsanitize=address -fno-omit-frame-pointer -g" \
+    PG_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-ignored-attributes -Wno-compound-token-split-by-macro -fsanitize=address -fno-omit-frame-pointer -g" \
     LDFLAGS_SL="-fsanitize=address -shared-libasan" >/dev/null
 $sudo make -C "$top" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 
