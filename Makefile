@@ -7,7 +7,7 @@ MODULE_big = music_tm
 OBJS = src/common.o src/ingest.o src/ingest_page.o src/extract.o \
        src/extract_fields.o src/history.o src/chart.o src/history_stats.o \
        src/pictures.o
-DATA = music_tm--1.0.sql
+DATA = music_tm--1.0.sql music_tm--1.1.sql music_tm--1.0--1.1.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
