@@ -539,9 +539,9 @@ BEGIN
 END
 $$;
 
--- Which listeners a role may see and write once listener isolation is on
--- (music_tm.enable_listener_isolation).  Kept by the DBA; roles read only
--- their own rows (policy listener_roles_own, made with the others).
+-- Which listeners a role may see and write while listener isolation is on
+-- (music_tm.enable_listener_isolation).  Kept by the DBA; while isolation is
+-- on, roles read only their own rows (policy listener_roles_own).
 CREATE TABLE music_tm.listener_roles (
     role_name name NOT NULL,
     listener  text NOT NULL,
@@ -556,89 +556,78 @@ COMMENT ON COLUMN music_tm.listener_roles.listener IS
   'A listener of music_tm.charts and music_tm.chart_entries';
 SELECT pg_catalog.pg_extension_config_dump('music_tm.listener_roles', '');
 
--- The policies are made by this function, not by the script: pg_dump dumps
--- the policies of an extension's tables, so policies made by CREATE EXTENSION
--- would be created twice on restore.  Made at run time, they are dumped and
--- restored with the data, and isolation stays on across dump and restore.
--- The functions of music_tm are not SECURITY DEFINER: they run their SQL as
--- the caller, so the policies bound what each of them reads and writes.
+-- The switch: listener isolation is on when this table has its one row.
+-- It is data, not DDL, on purpose: pg_dump (15) dumps neither the policies
+-- nor the row-security flag of an extension's tables, but it dumps the rows
+-- of its configuration tables, so isolation stays on across dump and restore
+-- (CREATE EXTENSION makes the policies again, the data turns them on).
+CREATE TABLE music_tm.listener_isolation (
+    enabled boolean NOT NULL DEFAULT true,
+    CONSTRAINT listener_isolation_pkey PRIMARY KEY (enabled),
+    CONSTRAINT listener_isolation_enabled_check CHECK (enabled)
+);
+COMMENT ON TABLE music_tm.listener_isolation IS
+  'One row (enabled = true) while listener isolation is on; none while it is off';
+COMMENT ON COLUMN music_tm.listener_isolation.enabled IS 'Always true: the row''s presence is the switch';
+SELECT pg_catalog.pg_extension_config_dump('music_tm.listener_isolation', '');
+
+-- Row-level security is always enabled on the per-listener tables; while
+-- isolation is off the policies let every row through.  The owner, superusers
+-- and BYPASSRLS roles are never subject to it.  The functions of music_tm are
+-- not SECURITY DEFINER: they run their SQL as the caller, so these policies
+-- bound what each of them reads and writes.
+CREATE POLICY listener_isolation ON music_tm.charts
+    USING (NOT EXISTS (SELECT FROM music_tm.listener_isolation)
+           OR listener OPERATOR(pg_catalog.=) ANY (
+                SELECT lr.listener FROM music_tm.listener_roles lr
+                 WHERE lr.role_name OPERATOR(pg_catalog.=) CURRENT_USER))
+    WITH CHECK (NOT EXISTS (SELECT FROM music_tm.listener_isolation)
+           OR listener OPERATOR(pg_catalog.=) ANY (
+                SELECT lr.listener FROM music_tm.listener_roles lr
+                 WHERE lr.role_name OPERATOR(pg_catalog.=) CURRENT_USER));
+COMMENT ON POLICY listener_isolation ON music_tm.charts IS
+  'While music_tm.listener_isolation has its row: only the listeners bound to CURRENT_USER in music_tm.listener_roles, for reads and writes';
+CREATE POLICY listener_isolation ON music_tm.chart_entries
+    USING (NOT EXISTS (SELECT FROM music_tm.listener_isolation)
+           OR listener OPERATOR(pg_catalog.=) ANY (
+                SELECT lr.listener FROM music_tm.listener_roles lr
+                 WHERE lr.role_name OPERATOR(pg_catalog.=) CURRENT_USER))
+    WITH CHECK (NOT EXISTS (SELECT FROM music_tm.listener_isolation)
+           OR listener OPERATOR(pg_catalog.=) ANY (
+                SELECT lr.listener FROM music_tm.listener_roles lr
+                 WHERE lr.role_name OPERATOR(pg_catalog.=) CURRENT_USER));
+COMMENT ON POLICY listener_isolation ON music_tm.chart_entries IS
+  'While music_tm.listener_isolation has its row: only the listeners bound to CURRENT_USER in music_tm.listener_roles, for reads and writes';
+CREATE POLICY listener_roles_own ON music_tm.listener_roles
+    FOR SELECT
+    USING (NOT EXISTS (SELECT FROM music_tm.listener_isolation)
+           OR role_name OPERATOR(pg_catalog.=) CURRENT_USER);
+COMMENT ON POLICY listener_roles_own ON music_tm.listener_roles IS
+  'While music_tm.listener_isolation has its row: a role reads only its own bindings';
+ALTER TABLE music_tm.charts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE music_tm.chart_entries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE music_tm.listener_roles ENABLE ROW LEVEL SECURITY;
+
 CREATE FUNCTION music_tm.enable_listener_isolation()
 RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    PERFORM FROM pg_catalog.pg_policy
-     WHERE polrelid OPERATOR(pg_catalog.=) 'music_tm.listener_roles'::pg_catalog.regclass
-       AND polname OPERATOR(pg_catalog.=) 'listener_roles_own';
-    IF NOT FOUND THEN
-        CREATE POLICY listener_roles_own ON music_tm.listener_roles
-            FOR SELECT
-            USING (role_name OPERATOR(pg_catalog.=) CURRENT_USER);
-    END IF;
-    PERFORM FROM pg_catalog.pg_policy
-     WHERE polrelid OPERATOR(pg_catalog.=) 'music_tm.charts'::pg_catalog.regclass
-       AND polname OPERATOR(pg_catalog.=) 'listener_isolation';
-    IF NOT FOUND THEN
-        CREATE POLICY listener_isolation ON music_tm.charts
-            USING (listener OPERATOR(pg_catalog.=) ANY (
-                SELECT lr.listener FROM music_tm.listener_roles lr
-                 WHERE lr.role_name OPERATOR(pg_catalog.=) CURRENT_USER))
-            WITH CHECK (listener OPERATOR(pg_catalog.=) ANY (
-                SELECT lr.listener FROM music_tm.listener_roles lr
-                 WHERE lr.role_name OPERATOR(pg_catalog.=) CURRENT_USER));
-    END IF;
-    PERFORM FROM pg_catalog.pg_policy
-     WHERE polrelid OPERATOR(pg_catalog.=) 'music_tm.chart_entries'::pg_catalog.regclass
-       AND polname OPERATOR(pg_catalog.=) 'listener_isolation';
-    IF NOT FOUND THEN
-        CREATE POLICY listener_isolation ON music_tm.chart_entries
-            USING (listener OPERATOR(pg_catalog.=) ANY (
-                SELECT lr.listener FROM music_tm.listener_roles lr
-                 WHERE lr.role_name OPERATOR(pg_catalog.=) CURRENT_USER))
-            WITH CHECK (listener OPERATOR(pg_catalog.=) ANY (
-                SELECT lr.listener FROM music_tm.listener_roles lr
-                 WHERE lr.role_name OPERATOR(pg_catalog.=) CURRENT_USER));
-    END IF;
-    ALTER TABLE music_tm.listener_roles ENABLE ROW LEVEL SECURITY;
-    ALTER TABLE music_tm.charts ENABLE ROW LEVEL SECURITY;
-    ALTER TABLE music_tm.chart_entries ENABLE ROW LEVEL SECURITY;
-END
+    INSERT INTO music_tm.listener_isolation (enabled) VALUES (true)
+    ON CONFLICT (enabled) DO NOTHING;
 $$;
 COMMENT ON FUNCTION music_tm.enable_listener_isolation() IS
-  'Turn on row-level security on charts, chart_entries and listener_roles: a role (other than the owner, a superuser or a BYPASSRLS role) sees and writes only the listeners bound to it in music_tm.listener_roles; idempotent';
+  'Turn listener isolation on: a role (other than the owner, a superuser or a BYPASSRLS role) sees and writes only the listeners bound to it in music_tm.listener_roles; idempotent';
 
 CREATE FUNCTION music_tm.disable_listener_isolation()
 RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    ALTER TABLE music_tm.chart_entries DISABLE ROW LEVEL SECURITY;
-    ALTER TABLE music_tm.charts DISABLE ROW LEVEL SECURITY;
-    ALTER TABLE music_tm.listener_roles DISABLE ROW LEVEL SECURITY;
-    PERFORM FROM pg_catalog.pg_policy
-     WHERE polrelid OPERATOR(pg_catalog.=) 'music_tm.chart_entries'::pg_catalog.regclass
-       AND polname OPERATOR(pg_catalog.=) 'listener_isolation';
-    IF FOUND THEN
-        DROP POLICY listener_isolation ON music_tm.chart_entries;
-    END IF;
-    PERFORM FROM pg_catalog.pg_policy
-     WHERE polrelid OPERATOR(pg_catalog.=) 'music_tm.charts'::pg_catalog.regclass
-       AND polname OPERATOR(pg_catalog.=) 'listener_isolation';
-    IF FOUND THEN
-        DROP POLICY listener_isolation ON music_tm.charts;
-    END IF;
-    PERFORM FROM pg_catalog.pg_policy
-     WHERE polrelid OPERATOR(pg_catalog.=) 'music_tm.listener_roles'::pg_catalog.regclass
-       AND polname OPERATOR(pg_catalog.=) 'listener_roles_own';
-    IF FOUND THEN
-        DROP POLICY listener_roles_own ON music_tm.listener_roles;
-    END IF;
-END
+    DELETE FROM music_tm.listener_isolation;
 $$;
 COMMENT ON FUNCTION music_tm.disable_listener_isolation() IS
-  'Turn off listener isolation: drop the policies of music_tm.enable_listener_isolation and disable row-level security; every role with SELECT sees every listener again; idempotent';
+  'Turn listener isolation off: every role with SELECT sees every listener again; idempotent';
 
 --
 -- Privileges.  Nothing for PUBLIC: the schema was never usable by PUBLIC (no
@@ -655,7 +644,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA music_tm FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA music_tm TO music_tm_reader, music_tm_writer;
 GRANT SELECT ON music_tm.tracks, music_tm.charts, music_tm.chart_entries,
-                music_tm.listener_roles
+                music_tm.listener_roles, music_tm.listener_isolation
     TO music_tm_reader, music_tm_writer;
 GRANT INSERT, UPDATE, DELETE ON music_tm.charts, music_tm.chart_entries
     TO music_tm_writer;

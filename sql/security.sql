@@ -69,7 +69,8 @@ SELECT music_tm.save_snapshot_row('h4', '2026-04-01', 'long_term', 1, 'hana');
 SET ROLE regress_mtm_hostile;
 CREATE TABLE public.listener_roles (role_name name, listener text);
 GRANT INSERT ON public.listener_roles TO PUBLIC;
-CREATE TABLE public.pg_policy (polrelid oid, polname name);
+CREATE TABLE public.listener_isolation (enabled boolean);
+GRANT INSERT ON public.listener_isolation TO PUBLIC;
 CREATE FUNCTION public.enable_listener_isolation() RETURNS void LANGUAGE plpgsql
 AS $$BEGIN INSERT INTO public.hijack_log VALUES ('enable_listener_isolation'); END$$;
 RESET ROLE;
@@ -95,6 +96,7 @@ SELECT (SELECT count(*) FROM public.tracks) AS public_tracks,
        (SELECT count(*) FROM public.charts) AS public_charts,
        (SELECT count(*) FROM public.chart_entries) AS public_entries,
        (SELECT count(*) FROM public.listener_roles) AS public_roles,
+       (SELECT count(*) FROM public.listener_isolation) AS public_switch,
        (SELECT count(*) FROM pg_temp.tracks) AS temp_tracks,
        (SELECT count(*) FROM pg_temp.charts) AS temp_charts,
        (SELECT count(*) FROM pg_temp.chart_entries) AS temp_entries;
