@@ -7,7 +7,7 @@ MODULE_big = music_tm
 OBJS = src/common.o src/ingest.o src/ingest_page.o src/extract.o \
        src/extract_fields.o src/history.o src/chart.o src/history_stats.o \
        src/pictures.o
-DATA = music_tm--1.0.sql
+DATA = music_tm--1.0.sql music_tm--1.1.sql music_tm--1.0--1.1.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
@@ -15,7 +15,8 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 # One regression file per topic; each loads the extension itself.
 REGRESS = schema save_track snapshot track_detail extract track_fields \
           bad_input record_page record_bad_input history chart_diff artist \
-          pictures history_errors history_plans
+          pictures history_errors history_plans upgrade \
+          security tenants
 REGRESS_OPTS = --load-extension=music_tm
 
 # Isolation specs live in test/specs, their expected output in test/expected.

@@ -1,11 +1,14 @@
 -- The installed objects: tables, keys, compression, comments, dump config.
 
+SELECT extversion FROM pg_extension WHERE extname = 'music_tm';
+
 SELECT c.relname, c.relkind
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'music_tm' AND c.relkind IN ('r', 'i')
 ORDER BY c.relname;
 
 -- every unique key of per-listener data starts with the listener
+-- (listener_roles is configuration: its key starts with the role it binds)
 SELECT conrelid::regclass AS rel, conname,
        pg_get_constraintdef(oid) AS definition
 FROM pg_constraint

@@ -10,12 +10,19 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/syscache.h"
 
 #include "common.h"
 
@@ -177,6 +184,60 @@ mtm_jsonb_hash(Jsonb *jb)
 {
 	return (int64) hash_bytes_extended((const unsigned char *) VARDATA_ANY(jb),
 									   VARSIZE_ANY_EXHDR(jb), 0);
+}
+
+/*
+ * Track writes for tenants.
+ *
+ * music_tm.tracks is shared by every listener, so a tenant (a member of
+ * music_tm_writer) gets no INSERT or UPDATE on it: its rows change only
+ * through save_track and record_top_tracks, which check every object and
+ * keep the columns consistent with raw_json.  For such a caller the one
+ * track upsert statement runs as the table's owner, the way PostgreSQL runs
+ * foreign-key checks as the referenced table's owner.  The statement is fixed
+ * text with parameters, every name schema-qualified; the restricted-operation
+ * flag forbids anything that would outlive it (SET ROLE, temp objects).  All
+ * chart statements keep running as the caller, so row-level security on
+ * charts and chart_entries applies to them.
+ *
+ * Any other caller (a superuser, the owner, a role a DBA granted INSERT and
+ * UPDATE directly, as music_tm 1.0 required) writes as itself.  An error
+ * inside restores the caller's identity with the (sub)transaction abort.
+ */
+void
+mtm_track_write_begin(MtmTrackWriter *w)
+{
+	Oid			writer = get_role_oid(MTM_WRITER_ROLE, true);
+	Oid			relid;
+	Oid			owner;
+	HeapTuple	tup;
+
+	GetUserIdAndSecContext(&w->save_userid, &w->save_sec_context);
+	w->switched = false;
+	if (!OidIsValid(writer) || !has_privs_of_role(w->save_userid, writer))
+		return;
+
+	relid = get_relname_relid("tracks", get_namespace_oid(MTM_SCHEMA, false));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	if (owner == w->save_userid)
+		return;
+
+	SetUserIdAndSecContext(owner, w->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	w->switched = true;
+}
+
+void
+mtm_track_write_end(MtmTrackWriter *w)
+{
+	if (w->switched)
+		SetUserIdAndSecContext(w->save_userid, w->save_sec_context);
+	w->switched = false;
 }
 
 /* SPI_prepare and SPI_keepplan, or die: our statements are fixed text. */

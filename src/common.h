@@ -54,6 +54,23 @@ extern bool mtm_string_equals(const JsonbValue *v, const char *lit);
 
 extern int64 mtm_jsonb_hash(Jsonb *jb);
 
+/*
+ * Role whose members write music_tm.tracks through the functions only: the
+ * track statements run as the table's owner for them (see common.c).
+ */
+#define MTM_WRITER_ROLE "music_tm_writer"
+
+/* Saved identity while a track statement runs as the table's owner. */
+typedef struct MtmTrackWriter
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		switched;
+} MtmTrackWriter;
+
+extern void mtm_track_write_begin(MtmTrackWriter *w);
+extern void mtm_track_write_end(MtmTrackWriter *w);
+
 extern SPIPlanPtr mtm_prepare_kept(const char *sql, int nargs, Oid *argtypes);
 extern ArrayType *mtm_text_array(char **strings, int n);
 

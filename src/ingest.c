@@ -247,6 +247,7 @@ mtm_store_track(const MtmTrackRow *row, TimestampTz now)
 	char		nulls[9];
 	bool		isnull;
 	int			ret;
+	MtmTrackWriter writer;
 
 	if (track_hash_plan == NULL)
 	{
@@ -293,7 +294,9 @@ mtm_store_track(const MtmTrackRow *row, TimestampTz now)
 	values[7] = Int64GetDatum(row->content_hash);
 	values[8] = TimestampTzGetDatum(now);
 
+	mtm_track_write_begin(&writer);
 	ret = SPI_execute_plan(track_upsert_plan, values, nulls, false, 0);
+	mtm_track_write_end(&writer);
 	if (ret != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "writing music_tm.tracks failed: %s",
 			 SPI_result_code_string(ret));

@@ -444,7 +444,13 @@ StoreTracks(PageEntry *entries, int n, TimestampTz now, PageSummary *sum)
 		args[8] = TimestampTzGetDatum(now);
 	}
 
-	ret = SPI_execute_plan(plans[PLAN_TRACK_UPSERT], args, NULL, false, 0);
+	{
+		MtmTrackWriter writer;
+
+		mtm_track_write_begin(&writer);
+		ret = SPI_execute_plan(plans[PLAN_TRACK_UPSERT], args, NULL, false, 0);
+		mtm_track_write_end(&writer);
+	}
 	if (ret != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "writing music_tm.tracks failed: %s", SPI_result_code_string(ret));
 	for (uint64 r = 0; r < SPI_processed; r++)
