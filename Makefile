@@ -7,7 +7,10 @@ MODULE_big = music_tm
 OBJS = src/common.o src/ingest.o src/ingest_page.o src/extract.o \
        src/extract_fields.o src/history.o src/chart.o src/history_stats.o \
        src/pictures.o
-DATA = music_tm--1.0.sql music_tm--1.1.sql music_tm--1.0--1.1.sql
+DATA = music_tm--1.0.sql music_tm--1.0--1.1.sql
+# The fresh 1.1 install script is made from 1.0 and the 1.0--1.1 upgrade, so
+# that installing 1.1 and upgrading to it cannot drift apart.
+DATA_built = music_tm--1.1.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
@@ -31,6 +34,10 @@ EXTRA_CLEAN = output_iso results regression.diffs regression.out tmp_check
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+music_tm--1.1.sql: music_tm--1.0.sql music_tm--1.0--1.1.sql
+	{ echo '/* music_tm--1.1.sql: install script of music_tm 1.1, made by make from music_tm--1.0.sql and music_tm--1.0--1.1.sql */'; \
+	  sed 1d music_tm--1.0.sql; sed 1,4d music_tm--1.0--1.1.sql; } > $@
 
 .PHONY: bench
 bench:
