@@ -297,6 +297,39 @@ mtm_stats_current(const MtmRunStats *st, const MtmDates *dates)
 }
 
 /*
+ * Arguments (track_id, time_range, listener) of the per-track functions:
+ * none may be NULL; they name the series.
+ */
+void
+mtm_hist_track_args(FunctionCallInfo fcinfo, const char *funcname,
+					MtmSeries *series)
+{
+	mtm_hist_require(fcinfo, 0, "track_id", funcname);
+	mtm_hist_require(fcinfo, 1, "time_range", funcname);
+	mtm_hist_require(fcinfo, 2, "listener", funcname);
+	mtm_hist_series(fcinfo, 1, 2, series);
+}
+
+/*
+ * A track's run and the series' snapshot dates from "from" (DATEVAL_NOBEGIN:
+ * the track's debut) to "to", copied into cxt.  Connects to SPI itself.
+ * Returns false, with no dates read, when the track never charted.
+ */
+bool
+mtm_load_track_series(const MtmSeries *s, Datum track_id, DateADT from,
+					  DateADT to, MtmRun *run, MtmDates *dates,
+					  MemoryContext cxt)
+{
+	SPI_connect();
+	mtm_load_track_run(s, track_id, run, cxt);
+	if (run->n > 0)
+		mtm_load_dates(s, DATE_IS_NOBEGIN(from) ? run->date[0] : from, to,
+					   dates, cxt);
+	SPI_finish();
+	return run->n > 0;
+}
+
+/*
  * rank_history(track_id text, time_range music_tm.time_range, listener text)
  * returns setof (snapshot_date, rank, previous_rank, movement, status)
  *
@@ -320,17 +353,10 @@ rank_history(PG_FUNCTION_ARGS)
 	bool		have_prev = false;
 	int32		prev = 0;
 
-	mtm_hist_require(fcinfo, 0, "track_id", "rank_history");
-	mtm_hist_require(fcinfo, 1, "time_range", "rank_history");
-	mtm_hist_require(fcinfo, 2, "listener", "rank_history");
-	mtm_hist_series(fcinfo, 1, 2, &series);
+	mtm_hist_track_args(fcinfo, "rank_history", &series);
 	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
-	mtm_load_track_run(&series, PG_GETARG_DATUM(0), &run, cxt);
-	if (run.n > 0)
-		mtm_load_dates(&series, run.date[0], DATEVAL_NOEND, &dates, cxt);
-	SPI_finish();
+	mtm_load_track_series(&series, PG_GETARG_DATUM(0), DATEVAL_NOBEGIN,
+						  DATEVAL_NOEND, &run, &dates, cxt);
 
 	for (i = 0; i < dates.n; i++)
 	{

@@ -78,6 +78,8 @@ extern void mtm_hist_series(FunctionCallInfo fcinfo, int range_argno,
 							int listener_argno, MtmSeries *series);
 extern void mtm_hist_check_dates(DateADT from, DateADT to,
 								 const char *from_name, const char *to_name);
+extern void mtm_hist_track_args(FunctionCallInfo fcinfo, const char *funcname,
+								MtmSeries *series);
 
 /* Value of a column that cannot be NULL (every column we read is a key). */
 static inline Datum
@@ -103,6 +105,9 @@ extern void mtm_load_track_run(const MtmSeries *s, Datum track_id,
 extern void mtm_select_tracks_history(const MtmSeries *s, Datum track_ids,
 									  DateADT upto);
 extern int	mtm_date_ordinal(const MtmDates *dates, DateADT d);
+extern bool mtm_load_track_series(const MtmSeries *s, Datum track_id,
+								  DateADT from, DateADT to, MtmRun *run,
+								  MtmDates *dates, MemoryContext cxt);
 
 extern void mtm_stats_init(MtmRunStats *st);
 extern void mtm_stats_add(MtmRunStats *st, int ordinal, DateADT date, int32 rank);

@@ -104,18 +104,10 @@ run_stats(PG_FUNCTION_ARGS)
 	MtmRunStats st;
 	int			i;
 
-	mtm_hist_require(fcinfo, 0, "track_id", "run_stats");
-	mtm_hist_require(fcinfo, 1, "time_range", "run_stats");
-	mtm_hist_require(fcinfo, 2, "listener", "run_stats");
-	mtm_hist_series(fcinfo, 1, 2, &series);
+	mtm_hist_track_args(fcinfo, "run_stats", &series);
 	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
-	mtm_load_track_run(&series, PG_GETARG_DATUM(0), &run, cxt);
-	if (run.n > 0)
-		mtm_load_dates(&series, run.date[0], DATEVAL_NOEND, &dates, cxt);
-	SPI_finish();
-	if (run.n == 0)
+	if (!mtm_load_track_series(&series, PG_GETARG_DATUM(0), DATEVAL_NOBEGIN,
+							   DATEVAL_NOEND, &run, &dates, cxt))
 		return (Datum) 0;
 
 	mtm_stats_init(&st);

@@ -57,26 +57,15 @@ LoadWindow(FunctionCallInfo fcinfo, const char *funcname, MtmSeries *series,
 	int			i;
 	int			j = 0;
 
-	mtm_hist_require(fcinfo, 0, "track_id", funcname);
-	mtm_hist_require(fcinfo, 1, "time_range", funcname);
-	mtm_hist_require(fcinfo, 2, "listener", funcname);
-	mtm_hist_series(fcinfo, 1, 2, series);
+	mtm_hist_track_args(fcinfo, funcname, series);
 	from = PG_ARGISNULL(3) ? DATEVAL_NOBEGIN : PG_GETARG_DATEADT(3);
 	to = PG_ARGISNULL(4) ? DATEVAL_NOEND : PG_GETARG_DATEADT(4);
 	mtm_hist_check_dates(from, to, "from_date", "to_date");
 	memset(w, 0, sizeof(*w));
 
-	SPI_connect();
-	mtm_load_track_run(series, PG_GETARG_DATUM(0), &run, cxt);
-	if (run.n == 0)
-	{
-		SPI_finish();
+	if (!mtm_load_track_series(series, PG_GETARG_DATUM(0), from, to, &run,
+							   &w->dates, cxt))
 		return false;
-	}
-	if (PG_ARGISNULL(3))
-		from = run.date[0];
-	mtm_load_dates(series, from, to, &w->dates, cxt);
-	SPI_finish();
 
 	w->here = palloc0(sizeof(bool) * (w->dates.n + 1));
 	w->rank = palloc0(sizeof(int32) * (w->dates.n + 1));

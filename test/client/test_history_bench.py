@@ -14,29 +14,17 @@ import psycopg2
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "bench"))
 import history  # noqa: E402
+import scratch_db  # noqa: E402
 
 DB = "music_tm_history_bench_test"
 
 
-def admin():
-    conn = psycopg2.connect(dbname=os.environ.get("PGDATABASE", "postgres"))
-    conn.autocommit = True
-    return conn
-
-
 def setUpModule():
-    conn = admin()
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-        cur.execute(f"CREATE DATABASE {DB}")
-    conn.close()
+    scratch_db.create(DB)
 
 
 def tearDownModule():
-    conn = admin()
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-    conn.close()
+    scratch_db.drop(DB)
 
 
 class SmallBenchmark(unittest.TestCase):
@@ -45,7 +33,6 @@ class SmallBenchmark(unittest.TestCase):
         cls.conn = psycopg2.connect(dbname=DB)
         cls.conn.autocommit = True
         cls.cur = cls.conn.cursor()
-        cls.cur.execute("CREATE EXTENSION music_tm")
         cls.charts, cls.entries, _ = history.generate(cls.cur, 3, 60, log=lambda *a: None)
         history.load_peers(cls.cur)
         history.prepare(cls.cur)

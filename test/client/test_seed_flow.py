@@ -16,35 +16,19 @@ import psycopg2
 import psycopg2.errors
 from psycopg2.extras import Json
 
+import scratch_db
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = os.path.join(HERE, "..", "..", "data", "sample_pages.jsonl.gz")
 DB = "music_tm_client_test"
 
 
-def admin():
-    conn = psycopg2.connect(dbname=os.environ.get("PGDATABASE", "postgres"))
-    conn.autocommit = True
-    return conn
-
-
 def setUpModule():
-    conn = admin()
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-        cur.execute(f"CREATE DATABASE {DB}")
-    conn.close()
-    conn = psycopg2.connect(dbname=DB)
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION music_tm")
-    conn.commit()
-    conn.close()
+    scratch_db.create(DB)
 
 
 def tearDownModule():
-    conn = admin()
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-    conn.close()
+    scratch_db.drop(DB)
 
 
 def sample_pages(n):
