@@ -35,7 +35,11 @@ run() {
 # results of an earlier run would be mistaken for this one's
 rm -rf results output_iso tmp_check regression.diffs regression.out
 
+# each suite gets a throwaway cluster, unless MUSIC_TM_RUNNING_SERVER=1 says
+# that the libpq environment (PGHOST, PGPORT, ...) already names a server to
+# use (tools/asan.sh starts one with the sanitizer runtime preloaded)
 pgv="pg_virtualenv -v 15"
+[ -n "${MUSIC_TM_RUNNING_SERVER:-}" ] && pgv=""
 suite_failed=0
 make_args=(-s PG_CONFIG="$PG_CONFIG")
 
