@@ -123,7 +123,6 @@ def describe(cur, name):
     cur.execute(f"""SELECT count(*), avg(octet_length(raw_json::text))::int,
                            avg(pg_column_size(raw_json))::int,
                            count(*) FILTER (WHERE pg_column_compression(raw_json) = %s),
-
                            pg_size_pretty(pg_total_relation_size('{table}')),
                            pg_size_pretty(coalesce(pg_total_relation_size(reltoastrelid), 0))
                     FROM {table}, pg_class WHERE pg_class.oid = '{table}'::regclass
