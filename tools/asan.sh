@@ -81,9 +81,7 @@ for f in $(find "$work/reports" -name 'asan.*' -type f | head -5); do
     echo "== $f"; head -60 "$f"
 done
 echo "ASAN reports: $n"
-summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$work/suites.out" | tail -1)
-p=${summary%% passed*}; f=${summary#*, }; f=${f%% failed}
-[ -n "$summary" ] || { p=0; f=1; }
+read -r p f < <(summary_counts "$work/suites.out")
 if [ "$n" -eq 0 ]; then p=$((p + 1)); else f=$((f + 1)); fi
 echo "$p passed, $f failed"
 [ "$n" -eq 0 ] && [ "$status" -eq 0 ] && [ "$f" -eq 0 ]

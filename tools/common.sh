@@ -31,3 +31,13 @@ as_user() {
         (cd "$dir" && "$@")
     fi
 }
+
+# summary_counts FILE: print "PASSED FAILED" from the last "N passed, N failed"
+# line of FILE, or "0 1" when there is none (a run that died before counting).
+summary_counts() {
+    local line
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1 || true)
+    if [ -z "$line" ]; then echo "0 1"; return; fi
+    line=${line% failed}
+    echo "${line%% passed*} ${line#*, }"
+}

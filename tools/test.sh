@@ -24,9 +24,7 @@ fi
 passed=0
 failed=0
 for f in "$out"/*; do
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$f" | tail -1 || true)
-    if [ -z "$line" ]; then failed=$((failed + 1)); continue; fi
-    p=${line%% passed*}; n=${line#*, }; n=${n%% failed}
+    read -r p n < <(summary_counts "$f")
     passed=$((passed + p)); failed=$((failed + n))
 done
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
