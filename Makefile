@@ -42,3 +42,7 @@ music_tm--1.1.sql: music_tm--1.0.sql music_tm--1.0--1.1.sql
 .PHONY: bench
 bench:
 	bash tools/bench.sh
+
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes (inline helpers live in src/common.h).
+$(OBJS): $(wildcard $(srcdir)/src/*.h)

@@ -132,6 +132,22 @@ SELECT music_tm.cover_url('{"album": {"images": [{"url": "a", "width": 300}, {"u
        music_tm.cover_url('{"album": {"images": {"url": "x"}}}') AS images_not_array,
        music_tm.cover_url(NULL) AS null_track,
        music_tm.cover_url(NULL, 10) AS null_track_with_width;
+-- widths compare as numbers (whole or not, a negative one is narrower than
+-- any real image); a string (to_jsonb turns NaN and Infinity into strings)
+-- counts as unknown: in the largest-image form the first unknown wins over a
+-- later null width
+SELECT music_tm.cover_url(j, 299) AS at_299, music_tm.cover_url(j, 300) AS at_300,
+       music_tm.cover_url(j, 301) AS at_301, music_tm.cover_url(j, 2000000000) AS at_2e9,
+       music_tm.cover_url(j) AS largest
+FROM (VALUES ('{"album": {"images": [{"url": "frac", "width": 300.5}, {"url": "big", "width": 3e9},
+  {"url": "small", "width": 299}, {"url": "whole", "width": 299.0}]}}'::jsonb)) AS v(j);
+SELECT w AS width, music_tm.cover_url(jsonb_build_object('album', jsonb_build_object('images',
+         jsonb_build_array(jsonb_build_object('url', 'odd', 'width', w),
+                           '{"url": "null_width", "width": null}'::jsonb)))) AS largest,
+       music_tm.cover_url(jsonb_build_object('album', jsonb_build_object('images',
+         jsonb_build_array(jsonb_build_object('url', 'odd', 'width', w),
+                           '{"url": "ok", "width": 64}'::jsonb))), 100) AS at_100
+FROM (VALUES ('-1'::jsonb), ('"640"'), (to_jsonb('NaN'::numeric)), (to_jsonb('Infinity'::numeric))) AS v(w);
 
 -- playable in a market: is_playable wins, else available_markets, else NULL
 SELECT label, music_tm.playable_in(j, 'SE') AS se, music_tm.playable_in(j, 'se') AS se_lower,

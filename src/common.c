@@ -77,28 +77,6 @@ mtm_jsonb_type_name(const JsonbValue *v)
 	}
 }
 
-bool
-mtm_is_object(const JsonbValue *v)
-{
-	return v != NULL && v->type == jbvBinary &&
-		JsonContainerIsObject(v->val.binary.data);
-}
-
-bool
-mtm_is_array(const JsonbValue *v)
-{
-	return v != NULL && v->type == jbvBinary &&
-		JsonContainerIsArray(v->val.binary.data) &&
-		!JsonContainerIsScalar(v->val.binary.data);
-}
-
-/* The value of obj.key in *out, or NULL when the key is absent. */
-JsonbValue *
-mtm_field(JsonbContainer *obj, const char *key, JsonbValue *out)
-{
-	return getKeyJsonValueFromContainer(obj, key, strlen(key), out);
-}
-
 /* obj.key when it is an object, else NULL (absent, JSON null, other type). */
 JsonbContainer *
 mtm_field_object(JsonbContainer *obj, const char *key, JsonbValue *scratch)

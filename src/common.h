@@ -12,6 +12,7 @@
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 
 /* Schema every object of the extension lives in (control file: schema). */
 #define MTM_SCHEMA "music_tm"
@@ -40,10 +41,33 @@ extern void mtm_require_arg(FunctionCallInfo fcinfo, int argno,
 extern const char *mtm_where_desc(const MtmWhere *where);
 
 extern const char *mtm_jsonb_type_name(const JsonbValue *v);
-extern bool mtm_is_object(const JsonbValue *v);
-extern bool mtm_is_array(const JsonbValue *v);
-extern JsonbValue *mtm_field(JsonbContainer *obj, const char *key,
-							 JsonbValue *out);
+
+/*
+ * The small readers every accessor calls, inline so that a literal key's
+ * strlen folds to a constant.
+ */
+static inline bool
+mtm_is_object(const JsonbValue *v)
+{
+	return v != NULL && v->type == jbvBinary &&
+		JsonContainerIsObject(v->val.binary.data);
+}
+
+static inline bool
+mtm_is_array(const JsonbValue *v)
+{
+	return v != NULL && v->type == jbvBinary &&
+		JsonContainerIsArray(v->val.binary.data) &&
+		!JsonContainerIsScalar(v->val.binary.data);
+}
+
+/* The value of obj.key in *out, or NULL when the key is absent. */
+static inline JsonbValue *
+mtm_field(JsonbContainer *obj, const char *key, JsonbValue *out)
+{
+	return getKeyJsonValueFromContainer(obj, key, strlen(key), out);
+}
+
 extern JsonbContainer *mtm_field_object(JsonbContainer *obj, const char *key,
 										JsonbValue *scratch);
 extern char *mtm_string_or_null(const JsonbValue *v);

@@ -35,6 +35,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
+#include "utils/memutils.h"
 
 #include "common.h"
 #include "extract.h"
@@ -194,24 +195,50 @@ mtm_date_year(DateADT d)
 	return y;
 }
 
+/* numeric_cmp of two Numerics; neither is copied or allocated. */
+static int
+NumericCmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
+											 NumericGetDatum(b)));
+}
+
+/*
+ * An image's width when known: a finite JSON number, or NULL.  Widths stay
+ * Numerics pointing into the container and are compared as such: converting
+ * each to an integer would allocate, and cover_url must cost about what
+ * images->0->>'url' costs.
+ */
+static Numeric
+ImageWidth(JsonbContainer *img)
+{
+	JsonbValue	v;
+	JsonbValue *w = mtm_field(img, "width", &v);
+
+	if (w == NULL || w->type != jbvNumeric ||
+		numeric_is_nan(w->val.numeric) || numeric_is_inf(w->val.numeric))
+		return NULL;
+	return w->val.numeric;
+}
+
 /*
  * URL of a cover image from album.images.
  *
- * min_width >= 0: the smallest image at least min_width pixels wide;
- * min_width < 0: the largest image.  An image whose width is null, absent or
- * not a whole number counts as wider than every image of known width:
- * Spotify sends null sizes for original uploads and lists images largest
- * first.  Ties go to the image listed first; images without a string url are
- * skipped.
+ * min_width not NULL: the smallest image at least min_width pixels wide;
+ * min_width NULL: the largest image.  An image whose width is null, absent
+ * or not a number counts as wider than every image of known width: Spotify
+ * sends null sizes for original uploads and lists images largest first.
+ * Widths compare as numbers (300.5 is wider than 300; a negative width is
+ * narrower than any real image, so it is never preferred).  Ties go to
+ * the image listed first; images without a string url are skipped.
  */
 text *
-mtm_cover_url(const JsonbValue *images, int32 min_width)
+mtm_cover_url(const JsonbValue *images, Numeric min_width)
 {
 	JsonbContainer *arr;
 	JsonbValue	best;
 	bool		have = false;
-	bool		best_unknown = false;
-	int32		best_width = 0;
+	Numeric		best_width = NULL;	/* NULL: unknown */
 	int			n;
 	int			i;
 
@@ -223,10 +250,8 @@ mtm_cover_url(const JsonbValue *images, int32 min_width)
 	{
 		JsonbValue *img = getIthJsonbValueFromContainer(arr, i);
 		JsonbValue	urlv;
-		JsonbValue	widthv;
 		JsonbValue *url;
-		int32		width = 0;
-		bool		unknown;
+		Numeric		width;
 		bool		better;
 
 		CHECK_FOR_INTERRUPTS();
@@ -235,20 +260,20 @@ mtm_cover_url(const JsonbValue *images, int32 min_width)
 		url = mtm_field(img->val.binary.data, "url", &urlv);
 		if (url == NULL || url->type != jbvString)
 			continue;
-		unknown = !mtm_numeric_int32(mtm_field(img->val.binary.data, "width",
-											   &widthv), &width) || width < 0;
-		if (min_width < 0)
+		width = ImageWidth(img->val.binary.data);
+		if (min_width == NULL)
 			better = !have ||
-				(!best_unknown && (unknown || width > best_width));
-		else if (!unknown && width < min_width)
+				(best_width != NULL &&
+				 (width == NULL || NumericCmp(width, best_width) > 0));
+		else if (width != NULL && NumericCmp(width, min_width) < 0)
 			better = false;
 		else
 			better = !have ||
-				(!unknown && (best_unknown || width < best_width));
+				(width != NULL &&
+				 (best_width == NULL || NumericCmp(width, best_width) < 0));
 		if (better)
 		{
 			best = *url;
-			best_unknown = unknown;
 			best_width = width;
 			have = true;
 		}
@@ -683,23 +708,56 @@ canonical_id(PG_FUNCTION_ARGS)
  * track gives NULL.  A negative min_width is an error even when the track
  * has no images, so a bad call is found on the first row.
  */
+/*
+ * min_width as a Numeric, kept in fn_extra across the calls of one query so
+ * that a constant min_width is converted once, not once per row.
+ */
+typedef struct MinWidthCache
+{
+	int32		width;
+	Numeric		numeric;
+} MinWidthCache;
+
+static Numeric
+MinWidthNumeric(FunctionCallInfo fcinfo, int32 min_width)
+{
+	MinWidthCache *cache = (MinWidthCache *) fcinfo->flinfo->fn_extra;
+
+	if (cache == NULL || cache->width != min_width)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (cache == NULL)
+			cache = palloc0(sizeof(MinWidthCache));
+		else
+			pfree(cache->numeric);
+		cache->width = min_width;
+		cache->numeric = int64_to_numeric(min_width);
+		fcinfo->flinfo->fn_extra = cache;
+		MemoryContextSwitchTo(old);
+	}
+	return cache->numeric;
+}
+
 PG_FUNCTION_INFO_V1(cover_url);
 Datum
 cover_url(PG_FUNCTION_ARGS)
 {
-	int32		min_width = -1;
+	Numeric		min_width = NULL;
 	JsonbValue	v;
 	text	   *url;
 
 	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
 	{
-		min_width = PG_GETARG_INT32(1);
-		if (min_width < 0)
+		int32		w = PG_GETARG_INT32(1);
+
+		if (w < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("min_width must not be negative"),
-					 errdetail("Argument \"min_width\" is %d.", min_width),
+					 errdetail("Argument \"min_width\" is %d.", w),
 					 errhint("Pass NULL for the largest image.")));
+		min_width = MinWidthNumeric(fcinfo, w);
 	}
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();

@@ -42,7 +42,7 @@ extern MtmDatePrecision mtm_release_date(const JsonbValue *date,
 extern const char *mtm_precision_name(MtmDatePrecision p);
 extern int32 mtm_date_year(DateADT d);
 
-extern text *mtm_cover_url(const JsonbValue *images, int32 min_width);
+extern text *mtm_cover_url(const JsonbValue *images, Numeric min_width);
 extern void mtm_artists(const JsonbValue *artists, ArrayType **names,
 						ArrayType **ids, text **first_name,
 						JsonbValue *first_type);

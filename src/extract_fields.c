@@ -339,7 +339,7 @@ track_fields(PG_FUNCTION_ARGS)
 		nulls[MTM_COL_RELEASE_DATE_PRECISION] = false;
 		nulls[MTM_COL_RELEASE_YEAR] = false;
 	}
-	SetPointer(values, nulls, MTM_COL_COVER_URL, mtm_cover_url(a[A_IMAGES], -1));
+	SetPointer(values, nulls, MTM_COL_COVER_URL, mtm_cover_url(a[A_IMAGES], NULL));
 
 	if (have_market)
 	{
