@@ -28,7 +28,7 @@ import gen_sample
 
 PEER_SCHEMA = """
 DROP TABLE IF EXISTS peer_entries, peer_charts, peer_tracks;
-DROP FUNCTION IF EXISTS peer_record, peer_record_elements, plain_record;
+DROP FUNCTION IF EXISTS peer_record, peer_record_elements, plain_record, floor_record;
 -- Copies of music_tm's own tables (columns, generated columns, indexes,
 -- keys), so that every contender pays for the same storage.  The peers do
 -- not compute content hashes, so that column may stay NULL in the copy.
@@ -147,6 +147,30 @@ BEGIN
     SELECT who, tr, d, item->>'id', off + o::int
     FROM jsonb_array_elements(payload->'items') WITH ORDINALITY AS e(item, o);
 END $$;
+
+-- The limit plus only the work the issue mandates of every design: read the
+-- page's stored content hashes first (one statement, an index probe per
+-- track) and store each new track's content hash (music_tm.track_hash, the
+-- server's hash over the jsonb binary form).  Still no conflict handling, so
+-- this is a floor, not a correct contender.
+CREATE FUNCTION floor_record(tr music_tm.time_range, payload jsonb, d date, who text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    off int := coalesce((payload->>'offset')::int, 0);
+BEGIN
+    PERFORM t.track_id, t.content_hash FROM peer_tracks t
+    WHERE t.track_id = ANY (ARRAY(SELECT item->>'id' FROM jsonb_array_elements(payload->'items') item));
+    INSERT INTO peer_tracks (track_id, name, artist_name, album_name, duration_ms,
+                             spotify_url, raw_json, content_hash, created_at, updated_at)
+    SELECT item->>'id', item->>'name', item->'artists'->0->>'name', item->'album'->>'name',
+           (item->>'duration_ms')::int, item->'external_urls'->>'spotify', item,
+           music_tm.track_hash(item), now(), now()
+    FROM jsonb_array_elements(payload->'items') item;
+    INSERT INTO peer_charts VALUES (who, tr, d, now());
+    INSERT INTO peer_entries (listener, time_range, snapshot_date, track_id, rank)
+    SELECT who, tr, d, item->>'id', off + o::int
+    FROM jsonb_array_elements(payload->'items') WITH ORDINALITY AS e(item, o);
+END $$;
 """
 
 LOOP = """
@@ -221,14 +245,15 @@ def server_side(cur, report, pages, repeat):
           flush=True)
     cur.execute(PEER_SCHEMA)
     contenders = (("ours", "music_tm.record_top_tracks"), ("peer arrays", "peer_record"),
-                  ("peer elements", "peer_record_elements"), ("plain", "plain_record"))
+                  ("peer elements", "peer_record_elements"), ("plain", "plain_record"),
+                  ("floor", "floor_record"))
     first = {name: [] for name, _ in contenders}
     replay = {name: [] for name, _ in contenders}
     for _ in range(repeat):
         for name, fn in contenders:
             truncate_all(cur)
             first[name].append(timed(cur, LOOP.format(fn=fn)))
-            if name != "plain":             # the limit cannot replay: it has no conflict handling
+            if name not in ("plain", "floor"):  # no conflict handling: they cannot replay
                 cur.execute("CHECKPOINT")
                 replay[name].append(timed(cur, LOOP.format(fn=fn)))
     best = {name: (min(first[name]), min(replay[name]) if replay[name] else None)
@@ -264,6 +289,9 @@ def server_side(cur, report, pages, repeat):
     report.ratio("first ingest vs the faster set-based SQL peer", best["ours"][0], peer_first, 1.3)
     report.ratio("first ingest vs plain INSERT (the limit)", best["ours"][0], best["plain"][0], 0.9)
     report.ratio("replay vs the faster SQL peer's replay", best["ours"][1], peer_replay, 3.0)
+    report.ratio("floor: plain INSERT + hash read + hashing vs plain INSERT",
+                 best["floor"][0], best["plain"][0], None,
+                 "  (what the mandated work alone leaves of the 0.9x target)")
 
 
 def end_to_end(report, pages):
