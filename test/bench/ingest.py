@@ -158,8 +158,10 @@ RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     off int := coalesce((payload->>'offset')::int, 0);
 BEGIN
+    -- ids by jsonpath: one walk of the payload, no copy of each item
     PERFORM t.track_id, t.content_hash FROM peer_tracks t
-    WHERE t.track_id = ANY (ARRAY(SELECT item->>'id' FROM jsonb_array_elements(payload->'items') item));
+    WHERE t.track_id = ANY (ARRAY(SELECT jsonb_array_elements_text(
+        jsonb_path_query_array(payload, '$.items[*].id'))));
     INSERT INTO peer_tracks (track_id, name, artist_name, album_name, duration_ms,
                              spotify_url, raw_json, content_hash, created_at, updated_at)
     SELECT item->>'id', item->>'name', item->'artists'->0->>'name', item->'album'->>'name',
