@@ -702,13 +702,6 @@ canonical_id(PG_FUNCTION_ARGS)
 }
 
 /*
- * cover_url(track jsonb, min_width integer DEFAULT NULL) returns text
- *
- * Not STRICT: a NULL min_width means "the largest image", so only a NULL
- * track gives NULL.  A negative min_width is an error even when the track
- * has no images, so a bad call is found on the first row.
- */
-/*
  * min_width as a Numeric, kept in fn_extra across the calls of one query so
  * that a constant min_width is converted once, not once per row.
  */
@@ -739,6 +732,13 @@ MinWidthNumeric(FunctionCallInfo fcinfo, int32 min_width)
 	return cache->numeric;
 }
 
+/*
+ * cover_url(track jsonb, min_width integer DEFAULT NULL) returns text
+ *
+ * Not STRICT: a NULL min_width means "the largest image", so only a NULL
+ * track gives NULL.  A negative min_width is an error even when the track
+ * has no images, so a bad call is found on the first row.
+ */
 PG_FUNCTION_INFO_V1(cover_url);
 Datum
 cover_url(PG_FUNCTION_ARGS)
