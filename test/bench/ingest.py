@@ -6,6 +6,8 @@ Server-side (payloads already in a table, one call per page, in one session):
     INSERT ... SELECT FROM jsonb_array_elements ... ON CONFLICT per table, keys
     sorted, an IS DISTINCT FROM guard, and the DELETE of the page's rank range
   - the limit: plain INSERT ... SELECT of the same rows, no conflict handling
+  - a floor: the limit plus only the mandated work (read the stored hashes
+    first, hash each track), to show what that work alone costs
 First ingest (empty tables) and replay (the same pages again).
 
 End to end from Python: one record_top_tracks call per page against the seed
