@@ -1,6 +1,6 @@
 -- Every bad input is an ERROR with a specific SQLSTATE, a message naming the
 -- field and a detail saying where; nothing is written.
-TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
+TRUNCATE music_tm.tracks, music_tm.charts;
 
 -- try(sql): run sql and show "SQLSTATE: message | detail" for its error
 CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$

@@ -1,7 +1,7 @@
 -- chart_diff and chart_churn: entered, exited, moved; Jaccard overlap and
 -- Spearman's footrule over the shared tracks.
 SET datestyle = ISO;
-TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
+TRUNCATE music_tm.tracks, music_tm.charts;
 SELECT count(music_tm.save_track(jsonb_build_object('id', 't' || i, 'name', 'T' || i)))
 FROM generate_series(1, 6) i;
 SELECT count(music_tm.save_snapshot_row(t, d::date, 'short_term', r)) FROM (VALUES

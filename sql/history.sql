@@ -5,7 +5,7 @@
 -- Every function is also checked against its SQL peer (test/bench/peers.sql)
 -- on every track and every date.
 SET datestyle = ISO;
-TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
+TRUNCATE music_tm.tracks, music_tm.charts;
 \set ECHO none
 \set QUIET on
 \i test/bench/peers.sql

@@ -1,7 +1,7 @@
 -- Bad arguments of the rank history functions: clear errors with SQLSTATEs;
 -- unknown listeners and tracks give empty results instead.
 SET datestyle = ISO;
-TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
+TRUNCATE music_tm.tracks, music_tm.charts;
 
 CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE

@@ -2,7 +2,7 @@
 -- them): each reads only the rows of one listener and range, and of them only
 -- one track or one chart, with index-only scans.
 SET datestyle = ISO;
-TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
+TRUNCATE music_tm.tracks, music_tm.charts;
 SELECT count(music_tm.save_track(jsonb_build_object('id', 'g' || i, 'name', 'G' || i)))
 FROM generate_series(1, 60) i;
 SELECT count(music_tm.save_snapshot_row('g' || ((i * 7 + d * (l + 1)) % 60 + 1),

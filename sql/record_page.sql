@@ -1,5 +1,5 @@
 -- record_top_tracks: a whole top-tracks page in one call.
-TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
+TRUNCATE music_tm.tracks, music_tm.charts;
 
 -- page(offset, first, last): a paging object whose items are tracks t<first>..t<last>
 CREATE FUNCTION pg_temp.page(off int, first int, last int, extra jsonb DEFAULT '{}')

@@ -1,5 +1,5 @@
 -- save_snapshot_row: idempotent chart entries, rank updated on conflict.
-TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
+TRUNCATE music_tm.tracks, music_tm.charts;
 
 SELECT music_tm.save_track('{"id": "t1", "name": "One"}');
 SELECT music_tm.save_track('{"id": "t2", "name": "Two"}');

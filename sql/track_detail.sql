@@ -1,7 +1,7 @@
 -- track_detail: the seed's get_track_detail.
 SET datestyle = ISO;
 SET intervalstyle = postgres;
-TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
+TRUNCATE music_tm.tracks, music_tm.charts;
 
 SELECT music_tm.save_track('{
   "id": "3n3Ppam7vgaVa1iaRUc9Lp", "name": "Mr. Brightside",

@@ -4,7 +4,7 @@
 \pset null '∅'
 SET datestyle = ISO;
 SET intervalstyle = postgres;
-TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
+TRUNCATE music_tm.tracks, music_tm.charts;
 
 -- every track object of the bundled sample (tools/gen_sample.py), with the
 -- same objects wrapped as recently-played and currently-playing items, plus

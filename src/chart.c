@@ -1,13 +1,12 @@
 /*
  * chart.c
- *		One chart as of a date (shared with chart_as_of), chart_diff and
- *		chart_churn.
+ *		One chart as of a date: chart_as_of, chart_diff and chart_churn.
  *
- * "The chart as of D" is the series' latest chart on or before D, read with
- * a backward scan of the primary key of music_tm.charts (LIMIT 2 also gives
- * the previous snapshot), then its entries through chart_entries_chart_idx.
- * Tied ranks cannot come from Spotify but the schema allows them; they are
- * ordered by track id so that every output is deterministic.
+ * "The chart as of D" is the series' latest chart on or before D, one row
+ * read with a backward scan of the primary key of music_tm.charts (LIMIT 2
+ * also gives the previous snapshot's date); its ids are in rank order.
+ * chart_as_of then walks the series up to that chart once, looking up each
+ * charted id among the chart's tracks.
  */
 #include "postgres.h"
 
@@ -21,58 +20,17 @@
 #include "history.h"
 #include "chart.h"
 
+PG_FUNCTION_INFO_V1(chart_as_of);
 PG_FUNCTION_INFO_V1(chart_diff);
 PG_FUNCTION_INFO_V1(chart_churn);
-
-/* $1 listener, $2 time_range, $3 as_of: the chart's date and the previous */
-static MtmPlan chart_at_plan = {
-	"SELECT snapshot_date FROM music_tm.charts"
-	" WHERE listener OPERATOR(pg_catalog.=) $1"
-	" AND time_range OPERATOR(pg_catalog.=) $2"
-	" AND snapshot_date OPERATOR(pg_catalog.<=) $3"
-	" ORDER BY snapshot_date DESC LIMIT 2",
-	3, {TEXTOID, InvalidOid, DATEOID}, NULL, InvalidOid
-};
-
-/* $1 listener, $2 time_range, $3 snapshot_date */
-static MtmPlan chart_entries_plan = {
-	"SELECT track_id, rank FROM music_tm.chart_entries"
-	" WHERE listener OPERATOR(pg_catalog.=) $1"
-	" AND time_range OPERATOR(pg_catalog.=) $2"
-	" AND snapshot_date OPERATOR(pg_catalog.=) $3"
-	" ORDER BY rank",
-	3, {TEXTOID, InvalidOid, DATEOID}, NULL, InvalidOid
-};
-
-/* Byte order of two track ids; only used for lookups and merges. */
-static int
-TextCmp(const text *a, const text *b)
-{
-	int			la = VARSIZE_ANY_EXHDR(a);
-	int			lb = VARSIZE_ANY_EXHDR(b);
-	int			c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
-
-	return c != 0 ? c : (la > lb) - (la < lb);
-}
-
-static int
-EntryOrder(const void *a, const void *b)
-{
-	const MtmChartEntry *x = a;
-	const MtmChartEntry *y = b;
-
-	if (x->rank != y->rank)
-		return x->rank < y->rank ? -1 : 1;
-	return TextCmp(x->track_id, y->track_id);
-}
 
 static int
 ByIdOrder(const void *a, const void *b, void *arg)
 {
 	const MtmChart *c = arg;
 
-	return TextCmp(c->e[*(const int *) a].track_id,
-				   c->e[*(const int *) b].track_id);
+	return mtm_text_cmp(c->e[*(const int *) a].track_id,
+						c->e[*(const int *) b].track_id);
 }
 
 /*
@@ -84,47 +42,31 @@ bool
 mtm_load_chart(const MtmSeries *s, DateADT as_of, MtmChart *out,
 			   DateADT *prev_date, bool *has_prev, MemoryContext cxt)
 {
-	Datum		values[3];
-	uint64		i;
-	bool		isnull;
+	ArrayType  *ids;
+	MtmIdIter	iter;
+	int32		rank;
+	text	   *id;
+	int			cap;
+	MemoryContext old;
 
 	memset(out, 0, sizeof(*out));
-	values[0] = s->listener;
-	values[1] = s->range;
-	values[2] = DateADTGetDatum(as_of);
-	mtm_spi_select(mtm_plan(&chart_at_plan, s->range_type), values, NULL,
-				   "music_tm.charts");
-	if (SPI_processed == 0)
+	if (!mtm_chart_at(s, as_of, &out->date, &ids, prev_date, has_prev))
 		return false;
-	out->date = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
-	if (has_prev)
-		*has_prev = SPI_processed > 1;
-	if (prev_date && SPI_processed > 1)
-		*prev_date = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[1],
-												   SPI_tuptable->tupdesc, 1, &isnull));
 
-	values[2] = DateADTGetDatum(out->date);
-	mtm_spi_select(mtm_plan(&chart_entries_plan, s->range_type), values, NULL,
-				   "music_tm.chart_entries");
-	out->n = (int) SPI_processed;
-	out->e = MemoryContextAlloc(cxt, sizeof(MtmChartEntry) * (out->n + 1));
-	out->by_id = MemoryContextAlloc(cxt, sizeof(int) * (out->n + 1));
-	for (i = 0; i < SPI_processed; i++)
+	old = MemoryContextSwitchTo(cxt);
+	cap = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+	out->e = palloc(sizeof(MtmChartEntry) * (cap + 1));
+	out->by_id = palloc(sizeof(int) * (cap + 1));
+	mtm_ids_begin(&iter, ids);
+	while (mtm_ids_next(&iter, &rank, &id))
 	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		Datum		id = SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull);
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-
-		out->e[i].track_id = (text *) DatumGetPointer(datumCopy(id, false, -1));
-		MemoryContextSwitchTo(old);
-		out->e[i].rank = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc,
-													 2, &isnull));
+		out->e[out->n].track_id = (text *) DatumGetPointer(datumCopy(PointerGetDatum(id),
+																	 false, -1));
+		out->e[out->n].rank = rank;
+		out->by_id[out->n] = out->n;
+		out->n++;
 	}
-	/* the index gives rank order; settle ties by track id */
-	qsort(out->e, out->n, sizeof(MtmChartEntry), EntryOrder);
-	for (i = 0; i < (uint64) out->n; i++)
-		out->by_id[i] = (int) i;
+	MemoryContextSwitchTo(old);
 	qsort_arg(out->by_id, out->n, sizeof(int), ByIdOrder, out);
 	return true;
 }
@@ -139,7 +81,7 @@ mtm_chart_find(const MtmChart *c, const text *track_id)
 	while (lo <= hi)
 	{
 		int			mid = lo + (hi - lo) / 2;
-		int			cmp = TextCmp(c->e[c->by_id[mid]].track_id, track_id);
+		int			cmp = mtm_text_cmp(c->e[c->by_id[mid]].track_id, track_id);
 
 		if (cmp == 0)
 			return c->by_id[mid];
@@ -149,6 +91,111 @@ mtm_chart_find(const MtmChart *c, const text *track_id)
 			hi = mid - 1;
 	}
 	return -1;
+}
+
+/* Per-track figures of chart_as_of. */
+typedef struct AsOfSlot
+{
+	int32		periods;
+	int32		peak;
+	DateADT		debut;
+	bool		has_last;
+	int32		last;
+} AsOfSlot;
+
+/*
+ * chart_as_of(as_of date, time_range music_tm.time_range, listener text)
+ * returns setof (snapshot_date, rank, track_id, last_position, movement,
+ *				  status, peak, periods_on_chart, debut)
+ *
+ * The latest chart of the series on or before as_of, with Billboard columns
+ * computed from the snapshots up to that chart only.
+ */
+Datum
+chart_as_of(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext cxt = CurrentMemoryContext;
+	MtmSeries	series;
+	MtmChart	chart;
+	DateADT		prev_date = DATEVAL_NOBEGIN;
+	bool		has_prev = false;
+	AsOfSlot   *slots;
+	MtmChartScan scan;
+	DateADT		d;
+	ArrayType  *ids;
+	int			i;
+
+	mtm_hist_require(fcinfo, 0, "as_of", "chart_as_of");
+	mtm_hist_require(fcinfo, 1, "time_range", "chart_as_of");
+	mtm_hist_require(fcinfo, 2, "listener", "chart_as_of");
+	mtm_hist_series(fcinfo, 1, 2, &series);
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	if (!mtm_load_chart(&series, PG_GETARG_DATEADT(0), &chart, &prev_date,
+						&has_prev, cxt) || chart.n == 0)
+	{
+		SPI_finish();
+		return (Datum) 0;
+	}
+
+	slots = MemoryContextAllocZero(cxt, sizeof(AsOfSlot) * chart.n);
+	mtm_scan_begin(&scan, &series, DATEVAL_NOBEGIN, chart.date);
+	while (mtm_scan_next(&scan, &d, &ids))
+	{
+		MtmIdIter	iter;
+		int32		rank;
+		text	   *id;
+
+		mtm_ids_begin(&iter, ids);
+		while (mtm_ids_next(&iter, &rank, &id))
+		{
+			int			k = mtm_chart_find(&chart, id);
+			AsOfSlot   *s;
+
+			if (k < 0)
+				continue;
+			s = &slots[k];
+			if (s->periods == 0 || rank < s->peak)
+				s->peak = rank;
+			if (s->periods == 0)
+				s->debut = d;
+			s->periods++;
+			if (has_prev && d == prev_date)
+			{
+				s->has_last = true;
+				s->last = rank;
+			}
+		}
+	}
+	mtm_scan_end(&scan);
+	SPI_finish();
+
+	for (i = 0; i < chart.n; i++)
+	{
+		AsOfSlot   *s = &slots[i];
+		int32		rank = chart.e[i].rank;
+		Datum		values[9];
+		bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
+		const char *status;
+
+		status = s->has_last ? (rank < s->last ? "UP" : rank > s->last ? "DOWN" : "SAME") :
+			s->periods <= 1 ? "NEW" : "RE-ENTRY";
+		values[0] = DateADTGetDatum(chart.date);
+		values[1] = Int32GetDatum(rank);
+		values[2] = PointerGetDatum(chart.e[i].track_id);
+		values[3] = Int32GetDatum(s->last);
+		nulls[3] = !s->has_last;
+		values[4] = Int32GetDatum(s->last - rank);
+		nulls[4] = !s->has_last;
+		values[5] = CStringGetTextDatum(status);
+		values[6] = Int32GetDatum(s->peak);
+		values[7] = Int32GetDatum(s->periods);
+		values[8] = DateADTGetDatum(s->debut);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /*

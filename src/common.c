@@ -218,6 +218,40 @@ mtm_track_write_end(MtmTrackWriter *w)
 	w->switched = false;
 }
 
+/* The plan of p for the given enum OID, prepared and kept on first use. */
+SPIPlanPtr
+mtm_plan(MtmPlan *p, Oid range_type)
+{
+	Oid			types[8];
+	int			i;
+
+	if (p->plan != NULL && p->range_type == range_type)
+		return p->plan;
+	if (p->plan != NULL)
+		SPI_freeplan(p->plan);
+	p->plan = NULL;
+	for (i = 0; i < p->nargs; i++)
+		types[i] = OidIsValid(p->argtypes[i]) ? p->argtypes[i] : range_type;
+	p->plan = SPI_prepare(p->sql, p->nargs, types);
+	if (p->plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 p->sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(p->plan);
+	p->range_type = range_type;
+	return p->plan;
+}
+
+/* Run a kept read-only statement; its rows are in SPI_tuptable. */
+void
+mtm_spi_select(SPIPlanPtr plan, Datum *values, const char *nulls,
+			   const char *what)
+{
+	int			ret = SPI_execute_plan(plan, values, nulls, true, 0);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading %s failed: %s", what, SPI_result_code_string(ret));
+}
+
 /* SPI_prepare and SPI_keepplan, or die: our statements are fixed text. */
 SPIPlanPtr
 mtm_prepare_kept(const char *sql, int nargs, Oid *argtypes)

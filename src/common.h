@@ -95,6 +95,25 @@ typedef struct MtmTrackWriter
 extern void mtm_track_write_begin(MtmTrackWriter *w);
 extern void mtm_track_write_end(MtmTrackWriter *w);
 
+/*
+ * A statement kept for the life of the backend.  Statements that take the
+ * music_tm.time_range enum are tied to that type's OID: argtypes holds
+ * InvalidOid where the enum goes, and the plan is made anew when the OID
+ * changes (the extension was dropped and created again in this backend).
+ */
+typedef struct MtmPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[8];
+	SPIPlanPtr	plan;
+	Oid			range_type;
+} MtmPlan;
+
+extern SPIPlanPtr mtm_plan(MtmPlan *p, Oid range_type);
+extern void mtm_spi_select(SPIPlanPtr plan, Datum *values, const char *nulls,
+						   const char *what);
+
 extern SPIPlanPtr mtm_prepare_kept(const char *sql, int nargs, Oid *argtypes);
 extern ArrayType *mtm_text_array(char **strings, int n);
 

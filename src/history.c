@@ -1,24 +1,20 @@
 /*
  * history.c
- *		Rank history: rank_history and chart_as_of, and the readers that the
- *		history, run statistics and picture families share.
+ *		Rank history: rank_history, and the argument checks, series readers
+ *		and run statistics that the history, chart, run statistics and
+ *		picture families share.
  *
- * Everything is computed at read time from chart_entries and the chart
- * headers in music_tm.charts; nothing is stored at write time.  A snapshot
- * recorded late (an older date backfilled) or recorded again therefore
- * changes every later figure at once, with no bookkeeping to get wrong.
+ * Everything is computed at read time from the chart rows of
+ * music_tm.charts; nothing is stored at write time.  A snapshot recorded
+ * late (an older date backfilled) or recorded again therefore changes every
+ * later figure at once, with no bookkeeping to get wrong.
  *
- * Each call reads only the rows of its listener and range, and of them only
- * the track or the chart it is about:
- *	- snapshot dates come from the primary key of music_tm.charts;
- *	- one track's entries from the primary key of chart_entries, which
- *	  INCLUDEs rank so that the read is an index-only scan;
- *	- one chart from chart_entries_chart_idx (INCLUDE track_id, same reason);
- *	- the histories of a chart's tracks in one statement: one descent of the
- *	  primary key per track (a lateral join over the array of ids).
- * Figures are then computed in C in one pass.  All statements of a call run
- * read-only under the same snapshot, so a concurrent writer never makes a
- * call see half of a chart.
+ * A chart is one row holding its ids in rank order, so one track's run is
+ * read by walking the series' rows once in date order (the primary key) and
+ * looking for the id in each: one read per snapshot of the series, which
+ * also gives the snapshot dates.  All statements of a call run read-only
+ * under the same snapshot, so a concurrent writer never makes a call see
+ * half of a chart.
  */
 #include "postgres.h"
 
@@ -34,52 +30,8 @@
 
 #include "common.h"
 #include "history.h"
-#include "chart.h"
 
 PG_FUNCTION_INFO_V1(rank_history);
-PG_FUNCTION_INFO_V1(chart_as_of);
-
-/* $1 listener, $2 time_range, $3 lowest date, $4 highest date */
-static MtmPlan dates_plan = {
-	"SELECT snapshot_date FROM music_tm.charts"
-	" WHERE listener OPERATOR(pg_catalog.=) $1"
-	" AND time_range OPERATOR(pg_catalog.=) $2"
-	" AND snapshot_date OPERATOR(pg_catalog.>=) $3"
-	" AND snapshot_date OPERATOR(pg_catalog.<=) $4"
-	" ORDER BY snapshot_date",
-	4, {TEXTOID, InvalidOid, DATEOID, DATEOID}, NULL, InvalidOid
-};
-
-/* $1 listener, $2 time_range, $3 track_id */
-static MtmPlan track_run_plan = {
-	"SELECT snapshot_date, rank FROM music_tm.chart_entries"
-	" WHERE listener OPERATOR(pg_catalog.=) $1"
-	" AND time_range OPERATOR(pg_catalog.=) $2"
-	" AND track_id OPERATOR(pg_catalog.=) $3"
-	" ORDER BY snapshot_date",
-	3, {TEXTOID, InvalidOid, TEXTOID}, NULL, InvalidOid
-};
-
-/*
- * $1 listener, $2 time_range, $3 track ids, $4 last date.  Written as a
- * lateral join over the ids so that each track is one descent of the primary
- * key (listener, time_range, track_id, snapshot_date <= $4).  OFFSET 0
- * keeps the subquery from being flattened: otherwise (as with a plain
- * "track_id = ANY ($3)") the planner may read the whole series up to $4
- * through the chart index and filter or hash-join it, since it guesses 10
- * ids where a chart has 50.  Rows come grouped by track, by date.
- */
-static MtmPlan tracks_history_plan = {
-	"SELECT e.track_id, e.snapshot_date, e.rank"
-	" FROM pg_catalog.unnest($3) AS t(id),"
-	" LATERAL (SELECT x.track_id, x.snapshot_date, x.rank"
-	"   FROM music_tm.chart_entries x"
-	"   WHERE x.listener OPERATOR(pg_catalog.=) $1"
-	"   AND x.time_range OPERATOR(pg_catalog.=) $2"
-	"   AND x.track_id OPERATOR(pg_catalog.=) t.id"
-	"   AND x.snapshot_date OPERATOR(pg_catalog.<=) $4 OFFSET 0) e",
-	4, {TEXTOID, InvalidOid, TEXTARRAYOID, DATEOID}, NULL, InvalidOid
-};
 
 /*
  * Raise 22004 for a NULL argument.  Our functions are not STRICT: a NULL
@@ -130,103 +82,6 @@ mtm_hist_check_dates(DateADT from, DateADT to, const char *from_name,
 						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(from))),
 						   to_name,
 						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(to))))));
-}
-
-/* The plan of p for the given enum OID, prepared and kept on first use. */
-SPIPlanPtr
-mtm_plan(MtmPlan *p, Oid range_type)
-{
-	Oid			types[4];
-	int			i;
-
-	if (p->plan != NULL && p->range_type == range_type)
-		return p->plan;
-	if (p->plan != NULL)
-		SPI_freeplan(p->plan);
-	p->plan = NULL;
-	for (i = 0; i < p->nargs; i++)
-		types[i] = OidIsValid(p->argtypes[i]) ? p->argtypes[i] : range_type;
-	p->plan = SPI_prepare(p->sql, p->nargs, types);
-	if (p->plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 p->sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(p->plan);
-	p->range_type = range_type;
-	return p->plan;
-}
-
-/* Run a kept read-only statement; its rows are in SPI_tuptable. */
-void
-mtm_spi_select(SPIPlanPtr plan, Datum *values, const char *nulls,
-			   const char *what)
-{
-	int			ret = SPI_execute_plan(plan, values, nulls, true, 0);
-
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading %s failed: %s", what, SPI_result_code_string(ret));
-}
-
-/* Snapshot dates of a series between from and to (inclusive), ascending. */
-void
-mtm_load_dates(const MtmSeries *s, DateADT from, DateADT to, MtmDates *out,
-			   MemoryContext cxt)
-{
-	Datum		values[4];
-	uint64		i;
-
-	values[0] = s->listener;
-	values[1] = s->range;
-	values[2] = DateADTGetDatum(from);
-	values[3] = DateADTGetDatum(to);
-	mtm_spi_select(mtm_plan(&dates_plan, s->range_type), values, NULL,
-				   "music_tm.charts");
-	out->n = (int) SPI_processed;
-	out->date = MemoryContextAlloc(cxt, sizeof(DateADT) * (out->n + 1));
-	for (i = 0; i < SPI_processed; i++)
-		out->date[i] = DatumGetDateADT(mtm_col(SPI_tuptable->vals[i],
-										   SPI_tuptable->tupdesc, 1));
-}
-
-/* One track's entries in a series, ascending by date. */
-void
-mtm_load_track_run(const MtmSeries *s, Datum track_id, MtmRun *out,
-				   MemoryContext cxt)
-{
-	Datum		values[3];
-	uint64		i;
-
-	values[0] = s->listener;
-	values[1] = s->range;
-	values[2] = track_id;
-	mtm_spi_select(mtm_plan(&track_run_plan, s->range_type), values, NULL,
-				   "music_tm.chart_entries");
-	out->n = (int) SPI_processed;
-	out->date = MemoryContextAlloc(cxt, sizeof(DateADT) * (out->n + 1));
-	out->rank = MemoryContextAlloc(cxt, sizeof(int32) * (out->n + 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-
-		out->date[i] = DatumGetDateADT(mtm_col(t, SPI_tuptable->tupdesc, 1));
-		out->rank[i] = DatumGetInt32(mtm_col(t, SPI_tuptable->tupdesc, 2));
-	}
-}
-
-/*
- * Run the histories of several tracks up to a date (no order); the rows
- * (track_id, snapshot_date, rank) are left in SPI_tuptable.
- */
-void
-mtm_select_tracks_history(const MtmSeries *s, Datum track_ids, DateADT upto)
-{
-	Datum		values[4];
-
-	values[0] = s->listener;
-	values[1] = s->range;
-	values[2] = track_ids;
-	values[3] = DateADTGetDatum(upto);
-	mtm_spi_select(mtm_plan(&tracks_history_plan, s->range_type), values, NULL,
-				   "music_tm.chart_entries");
 }
 
 /* Position of d in the snapshot list, or -1 when it is not a snapshot. */
@@ -312,20 +167,58 @@ mtm_hist_track_args(FunctionCallInfo fcinfo, const char *funcname,
 
 /*
  * A track's run and the series' snapshot dates from "from" (DATEVAL_NOBEGIN:
- * the track's debut) to "to", copied into cxt.  Connects to SPI itself.
- * Returns false, with no dates read, when the track never charted.
+ * the track's debut) to "to", copied into cxt, from one walk of the series.
+ * The run has every entry of the track, also outside from..to.  Connects to
+ * SPI itself.  Returns false, with no dates, when the track never charted.
  */
 bool
 mtm_load_track_series(const MtmSeries *s, Datum track_id, DateADT from,
 					  DateADT to, MtmRun *run, MtmDates *dates,
 					  MemoryContext cxt)
 {
+	text	   *id = DatumGetTextPP(track_id);
+	MtmChartScan scan;
+	DateADT		d;
+	ArrayType  *ids;
+	int			cap = 64;
+	int			dcap = 64;
+
+	run->n = 0;
+	run->date = MemoryContextAlloc(cxt, sizeof(DateADT) * cap);
+	run->rank = MemoryContextAlloc(cxt, sizeof(int32) * cap);
+	dates->n = 0;
+	dates->date = MemoryContextAlloc(cxt, sizeof(DateADT) * dcap);
+
 	SPI_connect();
-	mtm_load_track_run(s, track_id, run, cxt);
-	if (run->n > 0)
-		mtm_load_dates(s, DATE_IS_NOBEGIN(from) ? run->date[0] : from, to,
-					   dates, cxt);
+	mtm_scan_begin(&scan, s, DATEVAL_NOBEGIN, DATEVAL_NOEND);
+	while (mtm_scan_next(&scan, &d, &ids))
+	{
+		int32		rank = mtm_ids_find(ids, id);
+
+		if (rank > 0)
+		{
+			if (run->n == cap)
+			{
+				cap *= 2;
+				run->date = repalloc(run->date, sizeof(DateADT) * cap);
+				run->rank = repalloc(run->rank, sizeof(int32) * cap);
+			}
+			run->date[run->n] = d;
+			run->rank[run->n++] = rank;
+		}
+		if (d > to || (DATE_IS_NOBEGIN(from) ? run->n == 0 : d < from))
+			continue;
+		if (dates->n == dcap)
+		{
+			dcap *= 2;
+			dates->date = repalloc(dates->date, sizeof(DateADT) * dcap);
+		}
+		dates->date[dates->n++] = d;
+	}
+	mtm_scan_end(&scan);
 	SPI_finish();
+	if (run->n == 0)
+		dates->n = 0;
 	return run->n > 0;
 }
 
@@ -392,118 +285,6 @@ rank_history(PG_FUNCTION_ARGS)
 
 		have_prev = here;
 		prev = rank;
-	}
-	return (Datum) 0;
-}
-
-/* Per-track figures of chart_as_of. */
-typedef struct AsOfSlot
-{
-	int32		periods;
-	int32		peak;
-	DateADT		debut;
-	bool		has_last;
-	int32		last;
-} AsOfSlot;
-
-/*
- * chart_as_of(as_of date, time_range music_tm.time_range, listener text)
- * returns setof (snapshot_date, rank, track_id, last_position, movement,
- *				  status, peak, periods_on_chart, debut)
- *
- * The latest chart of the series on or before as_of, with Billboard columns
- * computed from the snapshots up to that chart only.
- */
-Datum
-chart_as_of(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContext cxt = CurrentMemoryContext;
-	MtmSeries	series;
-	MtmChart	chart;
-	DateADT		prev_date = DATEVAL_NOBEGIN;
-	bool		has_prev = false;
-	AsOfSlot   *slots;
-	int			i;
-
-	mtm_hist_require(fcinfo, 0, "as_of", "chart_as_of");
-	mtm_hist_require(fcinfo, 1, "time_range", "chart_as_of");
-	mtm_hist_require(fcinfo, 2, "listener", "chart_as_of");
-	mtm_hist_series(fcinfo, 1, 2, &series);
-	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
-	if (!mtm_load_chart(&series, PG_GETARG_DATEADT(0), &chart, &prev_date,
-						&has_prev, cxt) || chart.n == 0)
-	{
-		SPI_finish();
-		return (Datum) 0;
-	}
-
-	slots = MemoryContextAllocZero(cxt, sizeof(AsOfSlot) * chart.n);
-	{
-		ArrayType  *ids;
-		Datum	   *elems = palloc(sizeof(Datum) * chart.n);
-		uint64		r;
-
-		for (i = 0; i < chart.n; i++)
-			elems[i] = PointerGetDatum(chart.e[i].track_id);
-		ids = construct_array(elems, chart.n, TEXTOID, -1, false, TYPALIGN_INT);
-		mtm_select_tracks_history(&series, PointerGetDatum(ids), chart.date);
-
-		for (r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	t = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			int			k;
-			DateADT		d;
-			int32		rank;
-			AsOfSlot   *s;
-
-			if ((r & 1023) == 0)
-				CHECK_FOR_INTERRUPTS();
-			k = mtm_chart_find(&chart, DatumGetTextPP(mtm_col(t, desc, 1)));
-			if (k < 0)
-				continue;		/* cannot happen: we asked for these ids */
-			d = DatumGetDateADT(mtm_col(t, desc, 2));
-			rank = DatumGetInt32(mtm_col(t, desc, 3));
-			s = &slots[k];
-			if (s->periods == 0 || rank < s->peak)
-				s->peak = rank;
-			if (s->periods == 0 || d < s->debut)
-				s->debut = d;
-			s->periods++;
-			if (has_prev && d == prev_date)
-			{
-				s->has_last = true;
-				s->last = rank;
-			}
-		}
-	}
-	SPI_finish();
-
-	for (i = 0; i < chart.n; i++)
-	{
-		AsOfSlot   *s = &slots[i];
-		int32		rank = chart.e[i].rank;
-		Datum		values[9];
-		bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
-		const char *status;
-
-		status = s->has_last ? (rank < s->last ? "UP" : rank > s->last ? "DOWN" : "SAME") :
-			s->periods <= 1 ? "NEW" : "RE-ENTRY";
-		values[0] = DateADTGetDatum(chart.date);
-		values[1] = Int32GetDatum(rank);
-		values[2] = PointerGetDatum(chart.e[i].track_id);
-		values[3] = Int32GetDatum(s->last);
-		nulls[3] = !s->has_last;
-		values[4] = Int32GetDatum(s->last - rank);
-		nulls[4] = !s->has_last;
-		values[5] = CStringGetTextDatum(status);
-		values[6] = Int32GetDatum(s->peak);
-		values[7] = Int32GetDatum(s->periods);
-		values[8] = DateADTGetDatum(s->debut);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
 }

@@ -14,28 +14,7 @@
 #include "fmgr.h"
 #include "utils/date.h"
 
-/*
- * A statement kept for the life of the backend.  Statements that take the
- * music_tm.time_range enum are tied to that type's OID: argtypes holds
- * InvalidOid where the enum goes, and the plan is made anew when the OID
- * changes (the extension was dropped and created again in this backend).
- */
-typedef struct MtmPlan
-{
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[4];
-	SPIPlanPtr	plan;
-	Oid			range_type;
-} MtmPlan;
-
-/* Which listener's charts of which range a call reads. */
-typedef struct MtmSeries
-{
-	Datum		listener;		/* text */
-	Datum		range;			/* music_tm.time_range */
-	Oid			range_type;
-} MtmSeries;
+#include "chart_store.h"
 
 /* Snapshot dates of a series, ascending. */
 typedef struct MtmDates
@@ -93,17 +72,6 @@ mtm_col(HeapTuple tuple, TupleDesc desc, int col)
 	return d;
 }
 
-extern SPIPlanPtr mtm_plan(MtmPlan *p, Oid range_type);
-extern void mtm_spi_select(SPIPlanPtr plan, Datum *values, const char *nulls,
-						   const char *what);
-
-/* Readers; all must run inside SPI_connect and copy into the caller's context. */
-extern void mtm_load_dates(const MtmSeries *s, DateADT from, DateADT to,
-						   MtmDates *out, MemoryContext cxt);
-extern void mtm_load_track_run(const MtmSeries *s, Datum track_id,
-							   MtmRun *out, MemoryContext cxt);
-extern void mtm_select_tracks_history(const MtmSeries *s, Datum track_ids,
-									  DateADT upto);
 extern int	mtm_date_ordinal(const MtmDates *dates, DateADT d);
 extern bool mtm_load_track_series(const MtmSeries *s, Datum track_id,
 								  DateADT from, DateADT to, MtmRun *run,

@@ -7,14 +7,13 @@
  * mtm_stats_add): streaks count consecutive snapshots of the series, found
  * by each entry's position in the series' snapshot list.
  *
- * all_run_stats reads the whole series once, in primary key order (track_id,
- * snapshot_date), through a cursor, so memory stays flat however long the
- * history is; one output row per track.
+ * all_run_stats walks the series' chart rows once in date order, keeping
+ * one accumulator per track in a hash table; rows come out by track id.
  *
  * An artist is matched against every artist credited on a track
  * (raw_json->'artists', by exact id or exact name), among the tracks that the
- * series ever charted; their entries are then read with track_id = ANY($3)
- * on the primary key and folded per snapshot.
+ * series ever charted; the series is then walked once and the artist's
+ * tracks folded per snapshot.
  */
 #include "postgres.h"
 
@@ -24,6 +23,10 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "common/hashfn.h"
+#include "catalog/pg_collation.h"
+#include "utils/varlena.h"
 
 #include "common.h"
 #include "history.h"
@@ -33,24 +36,16 @@ PG_FUNCTION_INFO_V1(all_run_stats);
 PG_FUNCTION_INFO_V1(artist_history);
 PG_FUNCTION_INFO_V1(artist_run_stats);
 
-/* Rows per fetch of all_run_stats' cursor. */
-#define MTM_FETCH_ROWS 10000
-
-/* $1 listener, $2 time_range: the whole series in primary key order */
-static MtmPlan series_entries_plan = {
-	"SELECT track_id, snapshot_date, rank FROM music_tm.chart_entries"
-	" WHERE listener OPERATOR(pg_catalog.=) $1"
-	" AND time_range OPERATOR(pg_catalog.=) $2"
-	" ORDER BY track_id, snapshot_date",
-	2, {TEXTOID, InvalidOid}, NULL, InvalidOid
-};
-
-/* $1 listener, $2 time_range, $3 artist id or name */
+/*
+ * $1 listener, $2 time_range, $3 artist id or name: the tracks the series
+ * ever charted that credit the artist.
+ */
 static MtmPlan artist_tracks_plan = {
 	"SELECT t.track_id FROM music_tm.tracks t"
-	" WHERE t.track_id IN (SELECT e.track_id FROM music_tm.chart_entries e"
-	"   WHERE e.listener OPERATOR(pg_catalog.=) $1"
-	"   AND e.time_range OPERATOR(pg_catalog.=) $2)"
+	" WHERE t.track_id IN (SELECT e.id FROM music_tm.charts c,"
+	"   pg_catalog.unnest(c.track_ids) AS e(id)"
+	"   WHERE c.listener OPERATOR(pg_catalog.=) $1"
+	"   AND c.time_range OPERATOR(pg_catalog.=) $2)"
 	" AND ((t.raw_json OPERATOR(pg_catalog.->) 'artists')"
 	"      OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('id', $3))"
 	"   OR (t.raw_json OPERATOR(pg_catalog.->) 'artists')"
@@ -118,6 +113,38 @@ run_stats(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* One track's accumulator in all_run_stats' hash table. */
+typedef struct TrackStats
+{
+	text	   *track_id;		/* hash key: a pointer, hashed by content */
+	MtmRunStats st;
+} TrackStats;
+
+static uint32
+TrackKeyHash(const void *key, Size keysize)
+{
+	const text *t = *(text *const *) key;
+
+	return hash_bytes((const unsigned char *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+static int
+TrackKeyMatch(const void *a, const void *b, Size keysize)
+{
+	return mtm_text_cmp(*(text *const *) a, *(text *const *) b);
+}
+
+/* Output order: by track id in the column's collation, as 1.x returned. */
+static int
+TrackStatsOrder(const void *a, const void *b)
+{
+	const text *x = (*(TrackStats *const *) a)->track_id;
+	const text *y = (*(TrackStats *const *) b)->track_id;
+
+	return varstr_cmp(VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x),
+					  VARDATA_ANY(y), VARSIZE_ANY_EXHDR(y), DEFAULT_COLLATION_OID);
+}
+
 /*
  * all_run_stats(time_range, listener) returns the rows of run_stats for
  * every track the series ever charted, by track id.
@@ -127,68 +154,82 @@ all_run_stats(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext cxt = CurrentMemoryContext;
-	MemoryContext rowcxt;
 	MtmSeries	series;
 	MtmDates	dates;
-	MtmRunStats st;
-	text	   *current = NULL;
-	Portal		portal;
-	Datum		values[2];
+	MtmChartScan scan;
+	HASHCTL		ctl;
+	HTAB	   *tracks;
+	HASH_SEQ_STATUS seq;
+	TrackStats *ts;
+	TrackStats **sorted;
+	DateADT		d;
+	ArrayType  *ids;
+	int			dcap = 64;
+	long		ntracks;
+	long		i;
 
 	mtm_hist_require(fcinfo, 0, "time_range", "all_run_stats");
 	mtm_hist_require(fcinfo, 1, "listener", "all_run_stats");
 	mtm_hist_series(fcinfo, 0, 1, &series);
 	InitMaterializedSRF(fcinfo, 0);
-	rowcxt = AllocSetContextCreate(cxt, "music_tm all_run_stats",
-								   ALLOCSET_SMALL_SIZES);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(text *);
+	ctl.entrysize = sizeof(TrackStats);
+	ctl.hash = TrackKeyHash;
+	ctl.match = TrackKeyMatch;
+	ctl.hcxt = cxt;
+	tracks = hash_create("music_tm all_run_stats", 256, &ctl,
+						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	dates.n = 0;
+	dates.date = MemoryContextAlloc(cxt, sizeof(DateADT) * dcap);
 
 	SPI_connect();
-	mtm_load_dates(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, &dates, cxt);
-	values[0] = series.listener;
-	values[1] = series.range;
-	portal = SPI_cursor_open(NULL, mtm_plan(&series_entries_plan, series.range_type),
-							 values, NULL, true);
-	mtm_stats_init(&st);
-	for (;;)
+	mtm_scan_begin(&scan, &series, DATEVAL_NOBEGIN, DATEVAL_NOEND);
+	while (mtm_scan_next(&scan, &d, &ids))
 	{
-		uint64		r;
+		MtmIdIter	iter;
+		int32		rank;
+		text	   *id;
 
-		SPI_cursor_fetch(portal, true, MTM_FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		for (r = 0; r < SPI_processed; r++)
+		if (dates.n == dcap)
 		{
-			HeapTuple	t = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			text	   *id = DatumGetTextPP(mtm_col(t, desc, 1));
-			DateADT		d = DatumGetDateADT(mtm_col(t, desc, 2));
-
-			if (current == NULL ||
-				VARSIZE_ANY_EXHDR(id) != VARSIZE_ANY_EXHDR(current) ||
-				memcmp(VARDATA_ANY(id), VARDATA_ANY(current),
-					   VARSIZE_ANY_EXHDR(id)) != 0)
-			{
-				MemoryContext old;
-
-				if (current != NULL)
-					PutStats(rsinfo, PointerGetDatum(current), &st, &dates);
-				MemoryContextReset(rowcxt);
-				old = MemoryContextSwitchTo(rowcxt);
-				current = (text *) DatumGetPointer(datumCopy(PointerGetDatum(id), false, -1));
-				MemoryContextSwitchTo(old);
-				mtm_stats_init(&st);
-				CHECK_FOR_INTERRUPTS();
-			}
-			mtm_stats_add(&st, mtm_date_ordinal(&dates, d), d,
-						  DatumGetInt32(mtm_col(t, desc, 3)));
+			dcap *= 2;
+			dates.date = repalloc(dates.date, sizeof(DateADT) * dcap);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		dates.date[dates.n++] = d;
+		mtm_ids_begin(&iter, ids);
+		while (mtm_ids_next(&iter, &rank, &id))
+		{
+			bool		found;
+
+			ts = hash_search(tracks, &id, HASH_ENTER, &found);
+			if (!found)
+			{
+				/* the key pointed into the batch: keep a copy of its own */
+				ts->track_id = (text *) MemoryContextAlloc(cxt, VARSIZE_ANY(id));
+				memcpy(ts->track_id, id, VARSIZE_ANY(id));
+				mtm_stats_init(&ts->st);
+			}
+			mtm_stats_add(&ts->st, dates.n - 1, d, rank);
+		}
 	}
-	SPI_cursor_close(portal);
-	if (current != NULL)
-		PutStats(rsinfo, PointerGetDatum(current), &st, &dates);
+	mtm_scan_end(&scan);
 	SPI_finish();
-	MemoryContextDelete(rowcxt);
+
+	ntracks = hash_get_num_entries(tracks);
+	sorted = MemoryContextAlloc(cxt, sizeof(TrackStats *) * (ntracks + 1));
+	i = 0;
+	hash_seq_init(&seq, tracks);
+	while ((ts = hash_seq_search(&seq)) != NULL)
+		sorted[i++] = ts;
+	qsort(sorted, ntracks, sizeof(TrackStats *), TrackStatsOrder);
+	for (i = 0; i < ntracks; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		PutStats(rsinfo, PointerGetDatum(sorted[i]->track_id), &sorted[i]->st, &dates);
+	}
+	hash_destroy(tracks);
 	return (Datum) 0;
 }
 
@@ -204,13 +245,9 @@ typedef struct ArtistSeries
 } ArtistSeries;
 
 static int
-TextOrder(const text *a, const text *b)
+TextPtrOrder(const void *a, const void *b)
 {
-	int			la = VARSIZE_ANY_EXHDR(a);
-	int			lb = VARSIZE_ANY_EXHDR(b);
-	int			c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
-
-	return c != 0 ? c : (la > lb) - (la < lb);
+	return mtm_text_cmp(*(text *const *) a, *(text *const *) b);
 }
 
 static void
@@ -219,9 +256,13 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 	MemoryContext cxt = CurrentMemoryContext;
 	MtmSeries	series;
 	Datum		values[3];
-	Datum	   *ids;
+	text	  **ids;
 	uint64		r;
 	int			i;
+	int			cap;
+	MtmChartScan scan;
+	DateADT		d;
+	ArrayType  *chart_ids;
 
 	mtm_hist_require(fcinfo, 0, "artist", funcname);
 	mtm_hist_require(fcinfo, 1, "time_range", funcname);
@@ -242,45 +283,61 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 		SPI_finish();
 		return;
 	}
-	ids = MemoryContextAlloc(cxt, sizeof(Datum) * a->ntracks);
+	ids = MemoryContextAlloc(cxt, sizeof(text *) * a->ntracks);
 	for (r = 0; r < SPI_processed; r++)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		ids[r] = datumCopy(mtm_col(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1),
-						   false, -1);
+		ids[r] = (text *) DatumGetPointer(datumCopy(mtm_col(SPI_tuptable->vals[r],
+															SPI_tuptable->tupdesc, 1),
+													false, -1));
 		MemoryContextSwitchTo(old);
 	}
-	mtm_load_dates(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, &a->dates, cxt);
-	a->count = MemoryContextAllocZero(cxt, sizeof(int32) * (a->dates.n + 1));
-	a->best = MemoryContextAllocZero(cxt, sizeof(int32) * (a->dates.n + 1));
-	a->best_id = MemoryContextAllocZero(cxt, sizeof(text *) * (a->dates.n + 1));
+	qsort(ids, a->ntracks, sizeof(text *), TextPtrOrder);
 
-	mtm_select_tracks_history(&series,
-							  PointerGetDatum(construct_array(ids, a->ntracks, TEXTOID,
-															  -1, false, TYPALIGN_INT)),
-							  DATEVAL_NOEND);
-	for (r = 0; r < SPI_processed; r++)
+	/* one walk of the series: dates, and the artist's tracks on each chart */
+	cap = 64;
+	a->dates.n = 0;
+	a->dates.date = MemoryContextAlloc(cxt, sizeof(DateADT) * cap);
+	a->count = MemoryContextAllocZero(cxt, sizeof(int32) * cap);
+	a->best = MemoryContextAllocZero(cxt, sizeof(int32) * cap);
+	a->best_id = MemoryContextAllocZero(cxt, sizeof(text *) * cap);
+	mtm_scan_begin(&scan, &series, DATEVAL_NOBEGIN, DATEVAL_NOEND);
+	while (mtm_scan_next(&scan, &d, &chart_ids))
 	{
-		HeapTuple	t = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		text	   *id = DatumGetTextPP(mtm_col(t, desc, 1));
-		int			o = mtm_date_ordinal(&a->dates, DatumGetDateADT(mtm_col(t, desc, 2)));
-		int32		rank = DatumGetInt32(mtm_col(t, desc, 3));
+		MtmIdIter	iter;
+		int32		rank;
+		text	   *id;
+		int			o = a->dates.n;
 
-		if (o < 0)
-			continue;			/* cannot happen: foreign key */
-		if (a->count[o] == 0 || rank < a->best[o] ||
-			(rank == a->best[o] && TextOrder(id, a->best_id[o]) < 0))
+		if (o == cap)
 		{
-			MemoryContext old = MemoryContextSwitchTo(cxt);
-
-			a->best[o] = rank;
-			a->best_id[o] = (text *) DatumGetPointer(datumCopy(PointerGetDatum(id), false, -1));
-			MemoryContextSwitchTo(old);
+			a->dates.date = repalloc(a->dates.date, sizeof(DateADT) * cap * 2);
+			a->count = repalloc(a->count, sizeof(int32) * cap * 2);
+			a->best = repalloc(a->best, sizeof(int32) * cap * 2);
+			a->best_id = repalloc(a->best_id, sizeof(text *) * cap * 2);
+			cap *= 2;
 		}
-		a->count[o]++;
+		a->dates.date[o] = d;
+		a->count[o] = 0;
+		a->dates.n++;
+		mtm_ids_begin(&iter, chart_ids);
+		while (mtm_ids_next(&iter, &rank, &id))
+		{
+			text	  **hit = bsearch(&id, ids, a->ntracks, sizeof(text *), TextPtrOrder);
+
+			if (hit == NULL)
+				continue;
+			/* ranks come in order: the first of the artist's is the best */
+			if (a->count[o] == 0)
+			{
+				a->best[o] = rank;
+				a->best_id[o] = *hit;
+			}
+			a->count[o]++;
+		}
 	}
+	mtm_scan_end(&scan);
 	SPI_finish();
 	for (i = 0; i < a->dates.n; i++)
 		if (a->count[i] > 0)

@@ -22,7 +22,9 @@
 #include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
+#include "chart_store.h"
 #include "common.h"
 #include "ingest.h"
 
@@ -32,9 +34,6 @@ PG_FUNCTION_INFO_V1(save_snapshot_row);
 /* Plans kept for the life of the backend. */
 static SPIPlanPtr track_hash_plan = NULL;
 static SPIPlanPtr track_upsert_plan = NULL;
-static SPIPlanPtr chart_header_plan = NULL;
-static SPIPlanPtr chart_entry_plan = NULL;
-static Oid	chart_plans_range_type = InvalidOid;
 
 /* Raise the error for a field of a track object that has the wrong type. */
 static void
@@ -330,56 +329,54 @@ save_track(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(mtm_write_result_name(result)));
 }
 
+/* One entry to put into a chart: save_snapshot_row's edit. */
+typedef struct EntryEdit
+{
+	char	   *track_id;
+	int32		rank;
+} EntryEdit;
+
 /*
- * The chart plans take the time_range enum as a parameter, so they are tied
- * to that type's OID; if the extension was dropped and created again in this
- * backend the OID changes and the plans are made anew.
+ * The track goes to its rank, keeping the playable id it had; if it stood
+ * at another rank, that rank empties; a different track at its rank leaves
+ * the chart (a rank holds one track).
  */
 static void
-PrepareChartPlans(Oid range_type)
+PutEntry(const MtmSlots *stored, bool exists, MtmSlots *result, void *arg)
 {
-	Oid			header_types[4] = {TEXTOID, range_type, DATEOID, TIMESTAMPTZOID};
-	Oid			entry_types[5] = {TEXTOID, range_type, DATEOID, TEXTOID, INT4OID};
+	EntryEdit  *e = arg;
+	char	   *playable = NULL;
 
-	if (chart_plans_range_type == range_type)
-		return;
-	if (chart_header_plan)
-		SPI_freeplan(chart_header_plan);
-	if (chart_entry_plan)
-		SPI_freeplan(chart_entry_plan);
-	chart_header_plan = chart_entry_plan = NULL;
-	chart_plans_range_type = InvalidOid;
-
-	chart_header_plan = mtm_prepare_kept(
-		"INSERT INTO music_tm.charts"
-		" (listener, time_range, snapshot_date, recorded_at)"
-		" VALUES ($1, $2, $3, $4)"
-		" ON CONFLICT (listener, time_range, snapshot_date) DO NOTHING",
-		4, header_types);
-	chart_entry_plan = mtm_prepare_kept(
-		"INSERT INTO music_tm.chart_entries AS e"
-		" (listener, time_range, snapshot_date, track_id, rank)"
-		" VALUES ($1, $2, $3, $4, $5)"
-		" ON CONFLICT (listener, time_range, track_id, snapshot_date)"
-		" DO UPDATE SET rank = EXCLUDED.rank"
-		" WHERE e.rank OPERATOR(pg_catalog.<>) EXCLUDED.rank",
-		5, entry_types);
-	chart_plans_range_type = range_type;
+	for (int r = 1; r <= stored->n; r++)
+	{
+		if (stored->ids[r - 1] == NULL)
+			continue;
+		if (strcmp(stored->ids[r - 1], e->track_id) == 0)
+			playable = stored->playable[r - 1];
+		else
+			mtm_slots_set(result, r, stored->ids[r - 1], stored->playable[r - 1]);
+	}
+	mtm_slots_set(result, e->rank, e->track_id, playable);
 }
 
 /*
  * save_snapshot_row(track_id text, snapshot_date date, time_range
  *					 music_tm.time_range, rank integer, listener text)
  *
- * The seed app's save_snapshot_row: one chart entry, idempotent, rank updated
- * on conflict.  Creates the chart's header row when it is the first entry.
+ * The seed app's save_snapshot_row: one chart entry, idempotent: the track
+ * is put at the rank (moved there if it stood elsewhere).  Creates the chart
+ * when it is the first entry.  The track must be stored.
  */
 Datum
 save_snapshot_row(PG_FUNCTION_ARGS)
 {
-	Datum		values[5];
+	Datum		values[1];
 	Oid			check_types[1] = {TEXTOID};
 	static SPIPlanPtr track_exists_plan = NULL;
+	MtmSeries	series;
+	MtmSlots	stored;
+	EntryEdit	edit;
+	bool		exists;
 	int32		rank;
 	int			ret;
 
@@ -409,10 +406,18 @@ save_snapshot_row(PG_FUNCTION_ARGS)
 		track_exists_plan = mtm_prepare_kept(
 			"SELECT 1 FROM music_tm.tracks"
 			" WHERE track_id OPERATOR(pg_catalog.=) $1", 1, check_types);
-	PrepareChartPlans(get_fn_expr_argtype(fcinfo->flinfo, 2));
+
+	series.listener = PG_GETARG_DATUM(4);
+	series.range = PG_GETARG_DATUM(2);
+	series.range_type = get_fn_expr_argtype(fcinfo->flinfo, 2);
+
+	/* the chart first: from here on the track cannot be deleted */
+	exists = mtm_chart_lock(&series, PG_GETARG_DATUM(1), &stored);
 
 	values[0] = PG_GETARG_DATUM(0);
-	ret = SPI_execute_plan(track_exists_plan, values, NULL, true, 1);
+	ret = SPI_execute_snapshot(track_exists_plan, values, NULL,
+							   GetLatestSnapshot(), InvalidSnapshot, true,
+							   false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading music_tm.tracks failed: %s",
 			 SPI_result_code_string(ret));
@@ -424,22 +429,11 @@ save_snapshot_row(PG_FUNCTION_ARGS)
 				 errdetail("Argument \"track_id\" names no row of music_tm.tracks."),
 				 errhint("Store the track with music_tm.save_track first.")));
 
-	values[0] = PG_GETARG_DATUM(4);
-	values[1] = PG_GETARG_DATUM(2);
-	values[2] = PG_GETARG_DATUM(1);
-	values[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	ret = SPI_execute_plan(chart_header_plan, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "writing music_tm.charts failed: %s",
-			 SPI_result_code_string(ret));
-
-	values[3] = PG_GETARG_DATUM(0);
-	values[4] = Int32GetDatum(rank);
-	ret = SPI_execute_plan(chart_entry_plan, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "writing music_tm.chart_entries failed: %s",
-			 SPI_result_code_string(ret));
-
+	edit.track_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	edit.rank = rank;
+	mtm_chart_write(&series, PG_GETARG_DATUM(1),
+					GetCurrentTransactionStartTimestamp(), exists, &stored,
+					PutEntry, &edit);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -2,33 +2,25 @@
  * ingest_page.c
  *		record_top_tracks: a whole Spotify top-tracks page in one call.
  *
- * One call checks every item first, then writes in three steps, each one
- * set-based statement over arrays (unnest in the target list, which streams
- * rows where unnest in FROM would first store them), so the cost per page is a handful
- * of statements whatever its length:
+ * One call checks every item first, then writes with at most three
+ * statements whatever the page's length, besides the lock of its chart:
  *
- *	1. tracks: read the stored content hashes of the page's tracks, then
- *	   upsert only the new or changed ones.  An unchanged track costs a read
- *	   and never a write (on Citus, where tracks is a reference table, a write
- *	   would be a two-phase commit on every node).
- *	2. the chart header row (listener, time_range, snapshot_date): created, or
- *	   locked if it exists, in one INSERT ... ON CONFLICT DO UPDATE ... WHERE
- *	   false (a row the WHERE clause rejects is still locked, and no new row
- *	   version is written).  Writers of one chart take turns here, so each
- *	   computes its change against the committed chart of the one before;
- *	   readers are never blocked (MVCC: a reader's statement sees the old
- *	   chart or the new one, never a mix).
- *	3. the entries: for a chart just created, one plain INSERT (no entry can
- *	   exist without its header row); otherwise read the chart, compare in C,
- *	   delete the entries of the page's rank range that the page no longer
- *	   has, and upsert the new and the changed ones.  Identical entries are
- *	   left alone.
+ *	0. the chart's row is locked (or found absent), see chart_store.c: from
+ *	   here on no other writer changes this chart, and no track can be
+ *	   deleted from under the page;
+ *	1. tracks: one read of the stored content hashes of the page's tracks,
+ *	   then one upsert of only the new or changed ones (an array per column,
+ *	   unnest in the target list).  An unchanged track costs a read and never
+ *	   a write (on Citus, where tracks is a reference table, a write would be
+ *	   a two-phase commit on every node);
+ *	2. the chart: the page replaces its rank range of the stored chart in C,
+ *	   and the row is written back with one single-row statement, or not at
+ *	   all when nothing changed.
  *
- * A first recording of a page so costs four statements, a replay three.
+ * A replay so costs the lock, the hash read and nothing else.
  *
- * Deadlocks: every statement that takes row locks visits its rows in one
- * fixed order (track_id), and every call takes its locks in the same order
- * of tables: tracks, then charts, then chart_entries.
+ * Deadlocks: a call locks one chart row, then the rows of its new or
+ * changed tracks in track_id order.
  *
  * Any error (bad item, cancel) aborts the call before or during these
  * statements; the caller's transaction or statement rolls back, so a page is
@@ -50,6 +42,7 @@
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
+#include "chart_store.h"
 #include "common.h"
 #include "ingest.h"
 
@@ -63,14 +56,6 @@ typedef struct PageEntry
 	MtmTrackRow row;
 } PageEntry;
 
-/* One entry of the stored chart. */
-typedef struct StoredEntry
-{
-	char	   *track_id;
-	int32		rank;
-	char	   *playable_id;
-} StoredEntry;
-
 /* What the call did, returned as its result row. */
 typedef struct PageSummary
 {
@@ -83,95 +68,32 @@ typedef struct PageSummary
 	int64		entries_unchanged;
 	int64		items_skipped;
 	JsonbParseState *skipped;	/* [{"item", "rank", "reason"}, ...] */
+	const char *chart;			/* what became of the chart */
 } PageSummary;
 
-/*
- * Plans kept for the life of the backend.  Those that take the time_range
- * enum are tied to its OID and made anew when the extension was re-created.
- */
-enum
-{
-	PLAN_TRACK_HASHES,
-	PLAN_TRACK_UPSERT,
-	PLAN_CHART_CREATE_OR_LOCK,
-	PLAN_CHART_READ,
-	PLAN_ENTRY_DELETE,
-	PLAN_ENTRY_INSERT,
-	PLAN_ENTRY_UPSERT,
-	NUM_PLANS
-};
-static SPIPlanPtr plans[NUM_PLANS];
-static Oid	plans_range_type = InvalidOid;
+/* Plans kept for the life of the backend. */
+static SPIPlanPtr hashes_plan;
+static SPIPlanPtr upsert_plan;
 
 static void
-PreparePlans(Oid range_type)
+PreparePlans(void)
 {
 	Oid			t_hashes[1] = {TEXTARRAYOID};
 	Oid			t_upsert[9] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT8ARRAYOID,
 	TIMESTAMPTZOID};
-	Oid			t_chart[3] = {TEXTOID, range_type, DATEOID};
-	Oid			t_create[4] = {TEXTOID, range_type, DATEOID, TIMESTAMPTZOID};
-	Oid			t_delete[6] = {TEXTOID, range_type, DATEOID, TEXTARRAYOID,
-	INT4OID, INT4OID};
-	Oid			t_entries[6] = {TEXTOID, range_type, DATEOID, TEXTARRAYOID,
-	INT4ARRAYOID, TEXTARRAYOID};
 
-	if (plans_range_type == range_type)
+	if (hashes_plan != NULL)
 		return;
-	for (int i = 0; i < NUM_PLANS; i++)
-	{
-		if (plans[i])
-			SPI_freeplan(plans[i]);
-		plans[i] = NULL;
-	}
-	plans_range_type = InvalidOid;
-
-	plans[PLAN_TRACK_HASHES] = mtm_prepare_kept(
+	hashes_plan = mtm_prepare_kept(
 		"SELECT track_id, content_hash FROM music_tm.tracks"
 		" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_hashes);
-	plans[PLAN_TRACK_UPSERT] = mtm_prepare_kept(
+	upsert_plan = mtm_prepare_kept(
 		MTM_TRACK_INSERT
 		" SELECT pg_catalog.unnest($1), pg_catalog.unnest($2),"
 		"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
 		"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), $9, $9"
 		MTM_TRACK_ON_CONFLICT, 9, t_upsert);
-	plans[PLAN_CHART_CREATE_OR_LOCK] = mtm_prepare_kept(
-		"INSERT INTO music_tm.charts AS c"
-		" (listener, time_range, snapshot_date, recorded_at)"
-		" VALUES ($1, $2, $3, $4)"
-		" ON CONFLICT (listener, time_range, snapshot_date)"
-		" DO UPDATE SET recorded_at = c.recorded_at WHERE false"
-		" RETURNING true", 4, t_create);
-	plans[PLAN_CHART_READ] = mtm_prepare_kept(
-		"SELECT track_id, rank, playable_id FROM music_tm.chart_entries"
-		" WHERE listener OPERATOR(pg_catalog.=) $1"
-		"   AND time_range OPERATOR(pg_catalog.=) $2"
-		"   AND snapshot_date OPERATOR(pg_catalog.=) $3", 3, t_chart);
-	plans[PLAN_ENTRY_DELETE] = mtm_prepare_kept(
-		"DELETE FROM music_tm.chart_entries"
-		" WHERE listener OPERATOR(pg_catalog.=) $1"
-		"   AND time_range OPERATOR(pg_catalog.=) $2"
-		"   AND snapshot_date OPERATOR(pg_catalog.=) $3"
-		"   AND track_id OPERATOR(pg_catalog.=) ANY ($4)"
-		"   AND rank OPERATOR(pg_catalog.>=) $5"
-		"   AND rank OPERATOR(pg_catalog.<=) $6", 6, t_delete);
-	plans[PLAN_ENTRY_INSERT] = mtm_prepare_kept(
-		"INSERT INTO music_tm.chart_entries"
-		" (listener, time_range, snapshot_date, track_id, rank, playable_id)"
-		" SELECT $1, $2, $3, pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"  pg_catalog.unnest($6)", 6, t_entries);
-	plans[PLAN_ENTRY_UPSERT] = mtm_prepare_kept(
-		"INSERT INTO music_tm.chart_entries AS e"
-		" (listener, time_range, snapshot_date, track_id, rank, playable_id)"
-		" SELECT $1, $2, $3, pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"  pg_catalog.unnest($6)"
-		" ON CONFLICT (listener, time_range, track_id, snapshot_date)"
-		" DO UPDATE SET rank = EXCLUDED.rank, playable_id = EXCLUDED.playable_id"
-		" WHERE (e.rank, e.playable_id) IS DISTINCT FROM"
-		"       (EXCLUDED.rank, EXCLUDED.playable_id)"
-		" RETURNING e.xmax OPERATOR(pg_catalog.=) 0", 6, t_entries);
-	plans_range_type = range_type;
 }
 
 /* Append {"item": i, "rank": r, "reason": ...} to the summary's skip list. */
@@ -274,13 +196,6 @@ CompareEntryKey(const void *a, const void *b)
 				  ((const PageEntry *) b)->row.track_id);
 }
 
-static int
-CompareStoredByTrack(const void *a, const void *b)
-{
-	return strcmp(((const StoredEntry *) a)->track_id,
-				  ((const StoredEntry *) b)->track_id);
-}
-
 static bool
 SameString(const char *a, const char *b)
 {
@@ -372,7 +287,13 @@ StoreTracks(PageEntry *entries, int n, TimestampTz now, PageSummary *sum)
 	for (int i = 0; i < n; i++)
 		ids[i] = entries[i].row.track_id;
 	args[0] = PointerGetDatum(mtm_text_array(ids, n));
-	ret = SPI_execute_plan(plans[PLAN_TRACK_HASHES], args, NULL, true, 0);
+
+	/*
+	 * The latest snapshot, not the transaction's: under REPEATABLE READ a
+	 * track deleted since the snapshot must be stored again, not trusted.
+	 */
+	ret = SPI_execute_snapshot(hashes_plan, args, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading music_tm.tracks failed: %s", SPI_result_code_string(ret));
 
@@ -448,7 +369,7 @@ StoreTracks(PageEntry *entries, int n, TimestampTz now, PageSummary *sum)
 		MtmTrackWriter writer;
 
 		mtm_track_write_begin(&writer);
-		ret = SPI_execute_plan(plans[PLAN_TRACK_UPSERT], args, NULL, false, 0);
+		ret = SPI_execute_plan(upsert_plan, args, NULL, false, 0);
 		mtm_track_write_end(&writer);
 	}
 	if (ret != SPI_OK_INSERT_RETURNING)
@@ -467,211 +388,103 @@ StoreTracks(PageEntry *entries, int n, TimestampTz now, PageSummary *sum)
 	sum->tracks_unchanged += nsend - SPI_processed;
 }
 
-/*
- * Step 2: create the chart's header row, or lock it if it exists, so that
- * writers of one chart take turns.  The lock (FOR NO KEY UPDATE strength)
- * leaves the row version in place and does not block the foreign-key checks
- * of entries.  Returns true when the row was created by this call.
- */
-static bool
-CreateOrLockChart(Datum *chart, TimestampTz now)
+/* The page to apply to the stored chart, and the summary to count in. */
+typedef struct PageEdit
 {
-	Datum		args[4] = {chart[0], chart[1], chart[2], TimestampTzGetDatum(now)};
-	int			ret = SPI_execute_plan(plans[PLAN_CHART_CREATE_OR_LOCK], args,
-									   NULL, false, 0);
+	PageEntry  *entries;		/* sorted by track_id */
+	int			n;
+	int32		lo;				/* the page's rank range */
+	int32		hi;
+	PageSummary *sum;
+} PageEdit;
 
-	if (ret != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "writing music_tm.charts failed: %s", SPI_result_code_string(ret));
-	return SPI_processed == 1;
-}
-
-/* The rows of a chart read (track_id, rank, playable_id), sorted by track_id. */
-static StoredEntry *
-ReadStored(SPITupleTable *table, uint64 n)
+/* A stored slot, for finding a page track in the stored chart. */
+typedef struct StoredSlot
 {
-	StoredEntry *stored = palloc(sizeof(StoredEntry) * Max(n, 1));
+	char	   *track_id;
+	int32		rank;
+} StoredSlot;
 
-	for (uint64 i = 0; i < n; i++)
-	{
-		HeapTuple	tup = table->vals[i];
-		bool		isnull;
-
-		stored[i].track_id = SPI_getvalue(tup, table->tupdesc, 1);
-		stored[i].rank = DatumGetInt32(SPI_getbinval(tup, table->tupdesc, 2, &isnull));
-		stored[i].playable_id = SPI_getvalue(tup, table->tupdesc, 3);
-	}
-	qsort(stored, n, sizeof(StoredEntry), CompareStoredByTrack);
-	return stored;
-}
-
-static bool
-SameEntries(StoredEntry *a, uint64 na, StoredEntry *b, uint64 nb)
+static int
+CompareSlotByTrack(const void *a, const void *b)
 {
-	if (na != nb)
-		return false;
-	for (uint64 i = 0; i < na; i++)
-		if (strcmp(a[i].track_id, b[i].track_id) != 0 || a[i].rank != b[i].rank ||
-			!SameString(a[i].playable_id, b[i].playable_id))
-			return false;
-	return true;
+	return strcmp(((const StoredSlot *) a)->track_id,
+				  ((const StoredSlot *) b)->track_id);
 }
 
 /*
- * Step 3: bring the chart's entries of ranks lo..hi in line with the page.
- * Stored entries of that range whose track is not on the page are removed;
- * page entries are inserted, or updated when their rank or playable id
- * changed; identical ones are not touched.  A page track that stood at a rank
- * outside the range moves to its new rank.
+ * Step 2 (a chart edit, see chart_store.h): the page replaces ranks lo..hi.
+ * Stored tracks of that range that the page no longer has are removed; page
+ * tracks are put at their ranks, and one that stood elsewhere in the chart
+ * moves (a track is on a chart once).  Counts what changed, entry by entry.
  */
 static void
-StoreEntries(Datum *chart, bool new_chart, PageEntry *entries, int n,
-			 int32 lo, int32 hi, PageSummary *sum)
+ApplyPage(const MtmSlots *stored, bool exists, MtmSlots *result, void *arg)
 {
-	StoredEntry *stored;
-	uint64		nstored;
-	char	  **del = NULL;
-	int			ndel = 0;
-	char	  **up_ids = palloc(sizeof(char *) * Max(n, 1));
-	char	  **up_playable = palloc(sizeof(char *) * Max(n, 1));
-	Datum	   *up_ranks = palloc(sizeof(Datum) * Max(n, 1));
-	int			nup = 0;
-	uint64		i;
-	int			j;
-	int			ret;
+	PageEdit   *pe = arg;
+	PageSummary *sum = pe->sum;
+	StoredSlot *slots = palloc(sizeof(StoredSlot) * Max(stored->n, 1));
+	int			nslots = 0;
+	bool	   *kept = palloc0(sizeof(bool) * Max(stored->n, 1));
 
-	/* a chart just created has no entries: no need to read them */
-	if (new_chart)
-		nstored = 0;
-	else
+	sum->entries_inserted = sum->entries_updated = 0;
+	sum->entries_removed = sum->entries_unchanged = 0;
+
+	for (int r = 1; r <= stored->n; r++)
 	{
-		ret = SPI_execute_plan(plans[PLAN_CHART_READ], chart, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "reading music_tm.chart_entries failed: %s",
-				 SPI_result_code_string(ret));
-		nstored = SPI_processed;
+		if (stored->ids[r - 1] == NULL)
+			continue;
+		slots[nslots].track_id = stored->ids[r - 1];
+		slots[nslots].rank = r;
+		nslots++;
+		if (r < pe->lo || r > pe->hi)
+			mtm_slots_set(result, r, stored->ids[r - 1], stored->playable[r - 1]);
 	}
-	stored = ReadStored(SPI_tuptable, nstored);
+	qsort(slots, nslots, sizeof(StoredSlot), CompareSlotByTrack);
 
-	/*
-	 * Under REPEATABLE READ or SERIALIZABLE our snapshot may predate the
-	 * commit of the writer we waited for at the chart lock; a change
-	 * computed against that old chart would mix the two.  Compare with the
-	 * latest committed chart and fail as a serialization error if it moved.
-	 */
-	if (!new_chart && IsolationUsesXactSnapshot())
+	for (int j = 0; j < pe->n; j++)
 	{
-		StoredEntry *latest;
-		uint64		nlatest;
-
-		ret = SPI_execute_snapshot(plans[PLAN_CHART_READ], chart, NULL,
-								   GetLatestSnapshot(), InvalidSnapshot,
-								   true, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "reading music_tm.chart_entries failed: %s",
-				 SPI_result_code_string(ret));
-		nlatest = SPI_processed;
-		latest = ReadStored(SPI_tuptable, nlatest);
-		if (!SameEntries(stored, nstored, latest, nlatest))
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not serialize access due to concurrent update of the chart"),
-					 errdetail("Another transaction changed this chart after this transaction's snapshot was taken."),
-					 errhint("Retry the transaction, or record pages in READ COMMITTED.")));
-	}
-
-	del = palloc(sizeof(char *) * Max(nstored, 1));
-
-	/* merge the two lists, both sorted by track_id */
-	for (i = 0, j = 0; i < nstored || j < n;)
-	{
-		int			c;
+		PageEntry  *e = &pe->entries[j];
+		StoredSlot	key = {e->row.track_id, 0};
+		StoredSlot *hit = bsearch(&key, slots, nslots, sizeof(StoredSlot),
+								  CompareSlotByTrack);
 
 		CHECK_FOR_INTERRUPTS();
-		if (i >= nstored)
-			c = 1;
-		else if (j >= n)
-			c = -1;
-		else
-			c = strcmp(stored[i].track_id, entries[j].row.track_id);
-
-		if (c < 0)
-		{
-			if (stored[i].rank >= lo && stored[i].rank <= hi)
-				del[ndel++] = stored[i].track_id;
-			i++;
-			continue;
-		}
-		if (c == 0 && stored[i].rank == entries[j].rank &&
-			SameString(stored[i].playable_id, entries[j].row.playable_id))
-			sum->entries_unchanged++;
+		if (hit == NULL)
+			sum->entries_inserted++;
 		else
 		{
-			up_ids[nup] = entries[j].row.track_id;
-			up_ranks[nup] = Int32GetDatum(entries[j].rank);
-			up_playable[nup] = entries[j].row.playable_id;
-			nup++;
-		}
-		if (c == 0)
-			i++;
-		j++;
-	}
-
-	if (ndel > 0)
-	{
-		Datum		args[6] = {chart[0], chart[1], chart[2],
-			PointerGetDatum(mtm_text_array(del, ndel)),
-		Int32GetDatum(lo), Int32GetDatum(hi)};
-
-		ret = SPI_execute_plan(plans[PLAN_ENTRY_DELETE], args, NULL, false, 0);
-		if (ret != SPI_OK_DELETE)
-			elog(ERROR, "deleting from music_tm.chart_entries failed: %s",
-				 SPI_result_code_string(ret));
-		sum->entries_removed += SPI_processed;
-	}
-	if (nup > 0)
-	{
-		int			dims[1] = {nup};
-		int			lbs[1] = {1};
-		Datum		args[6] = {chart[0], chart[1], chart[2],
-			PointerGetDatum(mtm_text_array(up_ids, nup)),
-			PointerGetDatum(construct_md_array(up_ranks, NULL, 1, dims, lbs,
-											   INT4OID, 4, true, TYPALIGN_INT)),
-		PointerGetDatum(mtm_text_array(up_playable, nup))};
-
-		if (new_chart)
-		{
-			/* nobody else can add entries to a chart row we hold uncommitted */
-			ret = SPI_execute_plan(plans[PLAN_ENTRY_INSERT], args, NULL, false, 0);
-			if (ret != SPI_OK_INSERT)
-				elog(ERROR, "writing music_tm.chart_entries failed: %s",
-					 SPI_result_code_string(ret));
-			sum->entries_inserted += SPI_processed;
-			return;
-		}
-		ret = SPI_execute_plan(plans[PLAN_ENTRY_UPSERT], args, NULL, false, 0);
-		if (ret != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "writing music_tm.chart_entries failed: %s",
-				 SPI_result_code_string(ret));
-		for (i = 0; i < SPI_processed; i++)
-		{
-			bool		isnull;
-
-			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
-										   SPI_tuptable->tupdesc, 1, &isnull)))
-				sum->entries_inserted++;
+			kept[hit->rank - 1] = true;
+			if (hit->rank == e->rank &&
+				SameString(stored->playable[hit->rank - 1], e->row.playable_id))
+				sum->entries_unchanged++;
 			else
 				sum->entries_updated++;
+			/* it moves: its old rank, outside the page's range, empties */
+			if (hit->rank < pe->lo || hit->rank > pe->hi)
+				mtm_slots_set(result, hit->rank, NULL, NULL);
 		}
-		sum->entries_unchanged += nup - SPI_processed;
 	}
+	for (int r = pe->lo; r <= Min(pe->hi, stored->n); r++)
+		if (stored->ids[r - 1] != NULL && !kept[r - 1])
+			sum->entries_removed++;
+	for (int j = 0; j < pe->n; j++)
+		mtm_slots_set(result, pe->entries[j].rank, pe->entries[j].row.track_id,
+					  pe->entries[j].row.playable_id);
 }
 
 /*
  * record_top_tracks(time_range music_tm.time_range, payload jsonb,
- *					 snapshot_date date, listener text)
+ *					 snapshot_date date, listener text, record_empty boolean)
  *
  * Store one GET /v1/me/top/tracks page: its tracks and its rank range of the
  * listener's chart of that range and date.  Returns what it did.
+ *
+ * A page with no items at all is what Spotify sends for a listener with
+ * little history, and also what a transient failure can look like; an empty
+ * chart would end every track's run on that date.  So by default it records
+ * nothing and says so; with record_empty it records that the chart has no
+ * tracks from the page's offset on.
  */
 Datum
 record_top_tracks(PG_FUNCTION_ARGS)
@@ -684,17 +497,22 @@ record_top_tracks(PG_FUNCTION_ARGS)
 	PageEntry  *entries;
 	int			n;
 	PageSummary sum;
-	Datum		chart[3];
+	MtmSeries	series;
+	MtmSlots	stored;
+	PageEdit	edit;
+	bool		exists;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	Datum		values[9];
-	bool		nulls[9] = {false};
+	Datum		values[10];
+	bool		nulls[10] = {false};
 	Size		size;
-	bool		new_chart;
+	bool		record_empty;
 
 	mtm_require_arg(fcinfo, 0, "time_range");
 	mtm_require_arg(fcinfo, 1, "payload");
 	mtm_require_arg(fcinfo, 2, "snapshot_date");
 	mtm_require_arg(fcinfo, 3, "listener");
+	mtm_require_arg(fcinfo, 4, "record_empty");
+	record_empty = PG_GETARG_BOOL(4);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -737,18 +555,39 @@ record_top_tracks(PG_FUNCTION_ARGS)
 	pushJsonbValue(&sum.skipped, WJB_BEGIN_ARRAY, NULL);
 	entries = CollectEntries(items, offset, &sum, &n);
 
-	SPI_connect();
-	PreparePlans(get_fn_expr_argtype(fcinfo->flinfo, 0));
-	chart[0] = PG_GETARG_DATUM(3);
-	chart[1] = PG_GETARG_DATUM(0);
-	chart[2] = PG_GETARG_DATUM(2);
+	if (nitems == 0 && !record_empty)
+		sum.chart = "empty page: not recorded";
+	else
+	{
+		SPI_connect();
+		PreparePlans();
+		series.listener = PG_GETARG_DATUM(3);
+		series.range = PG_GETARG_DATUM(0);
+		series.range_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
 
-	if (n > 0)
-		StoreTracks(entries, n, now, &sum);
-	new_chart = CreateOrLockChart(chart, now);
-	if (nitems > 0)
-		StoreEntries(chart, new_chart, entries, n, offset + 1, offset + nitems, &sum);
-	SPI_finish();
+		exists = mtm_chart_lock(&series, PG_GETARG_DATUM(2), &stored);
+		if (n > 0)
+			StoreTracks(entries, n, now, &sum);
+		edit.entries = entries;
+		edit.n = n;
+		edit.lo = offset + 1;
+		edit.hi = nitems > 0 ? offset + nitems : MTM_MAX_RANK;
+		edit.sum = &sum;
+		switch (mtm_chart_write(&series, PG_GETARG_DATUM(2), now, exists,
+								&stored, ApplyPage, &edit))
+		{
+			case MTM_CHART_CREATED:
+				sum.chart = "created";
+				break;
+			case MTM_CHART_CHANGED:
+				sum.chart = "changed";
+				break;
+			case MTM_CHART_UNCHANGED:
+				sum.chart = "unchanged";
+				break;
+		}
+		SPI_finish();
+	}
 
 	values[0] = Int64GetDatum(sum.tracks_inserted);
 	values[1] = Int64GetDatum(sum.tracks_updated);
@@ -760,6 +599,7 @@ record_top_tracks(PG_FUNCTION_ARGS)
 	values[7] = Int64GetDatum(sum.items_skipped);
 	values[8] = JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&sum.skipped,
 																WJB_END_ARRAY, NULL)));
+	values[9] = CStringGetTextDatum(sum.chart);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
 													  values, nulls)));
 }

@@ -1,0 +1,400 @@
+/*
+ * chart_store.c
+ *		A chart as one row of music_tm.charts: the statements that read and
+ *		write it, for the ingest and history families.
+ *
+ * Writing a chart is read, edit in C, write back, one row:
+ *	1. lock the chart's row (SELECT ... FOR NO KEY UPDATE): writers of one
+ *	   chart take turns, and each edits the chart its predecessor committed
+ *	   (under READ COMMITTED the statement sees the latest row version; under
+ *	   REPEATABLE READ a row changed since the snapshot is a serialization
+ *	   failure, so a transaction never edits a chart it cannot see);
+ *	2. the caller's edit makes the new slots from the stored ones;
+ *	3. nothing when they are equal, else one single-row UPDATE, or for a
+ *	   chart not yet recorded a single-row INSERT ... ON CONFLICT DO NOTHING.
+ *	   When that INSERT finds the row created meanwhile by a concurrent
+ *	   writer (READ COMMITTED), the row is locked and edited again; under
+ *	   REPEATABLE READ the server raises a serialization failure itself.
+ * Every statement names one row by its whole primary key, so a distributed
+ * database routes it to one shard.
+ *
+ * The lock of step 1 is also what keeps charts from naming deleted tracks:
+ * a writer takes it (ROW SHARE on music_tm.charts) before it reads the
+ * tracks, and DELETE on music_tm.tracks first takes EXCLUSIVE on charts (see
+ * integrity.c), so the two never overlap.
+ *
+ * Reading: a series' charts in date order through a cursor (primary key
+ * order), or the chart as of a date with a backward scan of the primary key.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "chart_store.h"
+
+/* Rows per fetch of a series scan. */
+#define MTM_SCAN_ROWS 256
+
+/* $1 listener, $2 time_range, $3 snapshot_date */
+static MtmPlan lock_plan = {
+	"SELECT track_ids, playable_ids FROM music_tm.charts"
+	" WHERE listener OPERATOR(pg_catalog.=) $1"
+	" AND time_range OPERATOR(pg_catalog.=) $2"
+	" AND snapshot_date OPERATOR(pg_catalog.=) $3"
+	" FOR NO KEY UPDATE",
+	3, {TEXTOID, InvalidOid, DATEOID}, NULL, InvalidOid
+};
+
+/* $1 listener, $2 time_range, $3 date, $4 recorded_at, $5 ids, $6 playable */
+static MtmPlan insert_plan = {
+	"INSERT INTO music_tm.charts"
+	" (listener, time_range, snapshot_date, recorded_at, track_ids, playable_ids)"
+	" VALUES ($1, $2, $3, $4, $5, $6)"
+	" ON CONFLICT (listener, time_range, snapshot_date) DO NOTHING",
+	6, {TEXTOID, InvalidOid, DATEOID, TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID},
+	NULL, InvalidOid
+};
+
+/* $1 listener, $2 time_range, $3 date, $4 ids, $5 playable */
+static MtmPlan update_plan = {
+	"UPDATE music_tm.charts SET track_ids = $4, playable_ids = $5"
+	" WHERE listener OPERATOR(pg_catalog.=) $1"
+	" AND time_range OPERATOR(pg_catalog.=) $2"
+	" AND snapshot_date OPERATOR(pg_catalog.=) $3",
+	5, {TEXTOID, InvalidOid, DATEOID, TEXTARRAYOID, TEXTARRAYOID}, NULL, InvalidOid
+};
+
+/* $1 listener, $2 time_range, $3 lowest date, $4 highest date */
+static MtmPlan scan_plan = {
+	"SELECT snapshot_date, track_ids FROM music_tm.charts"
+	" WHERE listener OPERATOR(pg_catalog.=) $1"
+	" AND time_range OPERATOR(pg_catalog.=) $2"
+	" AND snapshot_date OPERATOR(pg_catalog.>=) $3"
+	" AND snapshot_date OPERATOR(pg_catalog.<=) $4"
+	" ORDER BY snapshot_date",
+	4, {TEXTOID, InvalidOid, DATEOID, DATEOID}, NULL, InvalidOid
+};
+
+/* $1 listener, $2 time_range, $3 as_of: the chart and the one before */
+static MtmPlan at_plan = {
+	"SELECT snapshot_date, track_ids FROM music_tm.charts"
+	" WHERE listener OPERATOR(pg_catalog.=) $1"
+	" AND time_range OPERATOR(pg_catalog.=) $2"
+	" AND snapshot_date OPERATOR(pg_catalog.<=) $3"
+	" ORDER BY snapshot_date DESC LIMIT 2",
+	3, {TEXTOID, InvalidOid, DATEOID}, NULL, InvalidOid
+};
+
+/* $1 listener, $2 time_range, $3 lowest date, $4 highest date */
+static MtmPlan dates_plan = {
+	"SELECT snapshot_date FROM music_tm.charts"
+	" WHERE listener OPERATOR(pg_catalog.=) $1"
+	" AND time_range OPERATOR(pg_catalog.=) $2"
+	" AND snapshot_date OPERATOR(pg_catalog.>=) $3"
+	" AND snapshot_date OPERATOR(pg_catalog.<=) $4"
+	" ORDER BY snapshot_date",
+	4, {TEXTOID, InvalidOid, DATEOID, DATEOID}, NULL, InvalidOid
+};
+
+void
+mtm_slots_init(MtmSlots *s, int cap)
+{
+	s->n = 0;
+	s->cap = Max(cap, 8);
+	s->ids = palloc0(sizeof(char *) * s->cap);
+	s->playable = palloc0(sizeof(char *) * s->cap);
+}
+
+/* Put a track (or NULL: empty the rank) at a rank, growing as needed. */
+void
+mtm_slots_set(MtmSlots *s, int32 rank, char *id, char *playable)
+{
+	Assert(rank >= 1 && rank <= MTM_MAX_RANK);
+	if (rank > s->cap)
+	{
+		int			cap = Max(rank, s->cap * 2);
+
+		s->ids = repalloc(s->ids, sizeof(char *) * cap);
+		s->playable = repalloc(s->playable, sizeof(char *) * cap);
+		memset(s->ids + s->cap, 0, sizeof(char *) * (cap - s->cap));
+		memset(s->playable + s->cap, 0, sizeof(char *) * (cap - s->cap));
+		s->cap = cap;
+	}
+	s->ids[rank - 1] = id;
+	s->playable[rank - 1] = id ? playable : NULL;
+	if (rank > s->n)
+		s->n = rank;
+}
+
+/* Drop trailing empty ranks: a chart is stored in that one form. */
+void
+mtm_slots_trim(MtmSlots *s)
+{
+	while (s->n > 0 && s->ids[s->n - 1] == NULL)
+		s->n--;
+}
+
+static bool
+SameString(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+bool
+mtm_slots_equal(const MtmSlots *a, const MtmSlots *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (int i = 0; i < a->n; i++)
+		if (!SameString(a->ids[i], b->ids[i]) ||
+			!SameString(a->playable[i], b->playable[i]))
+			return false;
+	return true;
+}
+
+/* The slots as the two array parameters (playable NULL when none is set). */
+static void
+SlotArrays(const MtmSlots *s, Datum *ids, Datum *playable, char *nulls)
+{
+	bool		any = false;
+
+	for (int i = 0; i < s->n; i++)
+		any |= s->playable[i] != NULL;
+	*ids = PointerGetDatum(mtm_text_array(s->ids, s->n));
+	*playable = any ? PointerGetDatum(mtm_text_array(s->playable, s->n)) : (Datum) 0;
+	nulls[0] = ' ';
+	nulls[1] = any ? ' ' : 'n';
+}
+
+/* Read a stored text[] column into C strings (NULL column: all NULL). */
+static void
+ReadSlots(HeapTuple tuple, TupleDesc desc, int col, char **out, int n)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+	MtmIdIter	iter;
+	int32		rank;
+	text	   *id;
+
+	if (isnull)
+		return;
+	mtm_ids_begin(&iter, DatumGetArrayTypeP(d));
+	while (mtm_ids_next(&iter, &rank, &id))
+		if (rank <= n)
+			out[rank - 1] = text_to_cstring(id);
+}
+
+/*
+ * Lock the chart's row and read its slots into *stored (initialized here).
+ * Returns false, with no slots, when the chart is not recorded.
+ */
+bool
+mtm_chart_lock(const MtmSeries *s, Datum date, MtmSlots *stored)
+{
+	Datum		values[3] = {s->listener, s->range, date};
+	int			ret;
+	bool		isnull;
+	Datum		d;
+	int			n;
+
+	ret = SPI_execute_plan(mtm_plan(&lock_plan, s->range_type), values, NULL,
+						   false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading music_tm.charts failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		mtm_slots_init(stored, 0);
+		return false;
+	}
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	n = isnull ? 0 : ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(d)),
+									ARR_DIMS(DatumGetArrayTypeP(d)));
+	n = Min(n, MTM_MAX_RANK);
+	mtm_slots_init(stored, n);
+	stored->n = n;
+	ReadSlots(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, stored->ids, n);
+	ReadSlots(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, stored->playable, n);
+	mtm_slots_trim(stored);
+	return true;
+}
+
+/*
+ * Write a chart whose row the caller locked (or found absent) with
+ * mtm_chart_lock: edit the stored slots and store the result.
+ */
+MtmChartWrite
+mtm_chart_write(const MtmSeries *s, Datum date, TimestampTz now, bool exists,
+				MtmSlots *stored, MtmChartEdit edit, void *arg)
+{
+	for (int attempt = 0;; attempt++)
+	{
+		MtmSlots	result;
+		Datum		values[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		int			ret;
+
+		mtm_slots_init(&result, stored->n);
+		edit(stored, exists, &result, arg);
+		mtm_slots_trim(&result);
+
+		values[0] = s->listener;
+		values[1] = s->range;
+		values[2] = date;
+		if (exists)
+		{
+			if (mtm_slots_equal(stored, &result))
+				return MTM_CHART_UNCHANGED;
+			SlotArrays(&result, &values[3], &values[4], &nulls[3]);
+			ret = SPI_execute_plan(mtm_plan(&update_plan, s->range_type),
+								   values, nulls, false, 0);
+			if (ret != SPI_OK_UPDATE || SPI_processed != 1)
+				elog(ERROR, "writing music_tm.charts failed: %s",
+					 SPI_result_code_string(ret));
+			return MTM_CHART_CHANGED;
+		}
+
+		values[3] = TimestampTzGetDatum(now);
+		SlotArrays(&result, &values[4], &values[5], &nulls[4]);
+		ret = SPI_execute_plan(mtm_plan(&insert_plan, s->range_type),
+							   values, nulls, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "writing music_tm.charts failed: %s",
+				 SPI_result_code_string(ret));
+		if (SPI_processed == 1)
+			return MTM_CHART_CREATED;
+
+		/* created meanwhile by a concurrent writer: edit its chart */
+		if (attempt >= 10)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not record the chart: it keeps being created and deleted concurrently")));
+		CHECK_FOR_INTERRUPTS();
+		exists = mtm_chart_lock(s, date, stored);
+	}
+}
+
+/* Rank of a track in a stored track_ids array, or 0 when it is not there. */
+int32
+mtm_ids_find(ArrayType *ids, const text *id)
+{
+	MtmIdIter	iter;
+	int32		rank;
+	text	   *slot;
+
+	mtm_ids_begin(&iter, ids);
+	while (mtm_ids_next(&iter, &rank, &slot))
+		if (mtm_text_cmp(slot, id) == 0)
+			return rank;
+	return 0;
+}
+
+/* Start reading the charts of a series between two dates (inclusive). */
+void
+mtm_scan_begin(MtmChartScan *scan, const MtmSeries *s, DateADT from, DateADT to)
+{
+	Datum		values[4] = {s->listener, s->range, DateADTGetDatum(from),
+	DateADTGetDatum(to)};
+
+	memset(scan, 0, sizeof(*scan));
+	scan->cxt = AllocSetContextCreate(CurrentMemoryContext, "music_tm chart scan",
+									  ALLOCSET_DEFAULT_SIZES);
+	scan->portal = SPI_cursor_open(NULL, mtm_plan(&scan_plan, s->range_type),
+								   values, NULL, true);
+}
+
+/*
+ * The next chart of the scan.  Its ids stay valid until the scan fetches its
+ * next batch: copy what must outlive the call.
+ */
+bool
+mtm_scan_next(MtmChartScan *scan, DateADT *date, ArrayType **ids)
+{
+	HeapTuple	t;
+	bool		isnull;
+	MemoryContext old;
+
+	if (scan->next >= scan->nrows)
+	{
+		if (scan->done)
+			return false;
+		if (scan->rows)
+			SPI_freetuptable(scan->rows);
+		SPI_cursor_fetch(scan->portal, true, MTM_SCAN_ROWS);
+		scan->rows = SPI_tuptable;
+		scan->nrows = SPI_processed;
+		scan->next = 0;
+		MemoryContextReset(scan->cxt);
+		scan->done = SPI_processed < MTM_SCAN_ROWS;
+		if (scan->nrows == 0)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+	}
+	t = scan->rows->vals[scan->next++];
+	*date = DatumGetDateADT(SPI_getbinval(t, scan->rows->tupdesc, 1, &isnull));
+	/* a compressed or out-of-line array is expanded in the batch's context */
+	old = MemoryContextSwitchTo(scan->cxt);
+	*ids = DatumGetArrayTypeP(SPI_getbinval(t, scan->rows->tupdesc, 2, &isnull));
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+void
+mtm_scan_end(MtmChartScan *scan)
+{
+	if (scan->rows)
+		SPI_freetuptable(scan->rows);
+	SPI_cursor_close(scan->portal);
+	MemoryContextDelete(scan->cxt);
+}
+
+/*
+ * The series' latest chart on or before as_of: its date and ids, and the
+ * date of the chart before it.  Returns false when there is none.
+ */
+bool
+mtm_chart_at(const MtmSeries *s, DateADT as_of, DateADT *date, ArrayType **ids,
+			 DateADT *prev_date, bool *has_prev)
+{
+	Datum		values[3] = {s->listener, s->range, DateADTGetDatum(as_of)};
+	bool		isnull;
+
+	mtm_spi_select(mtm_plan(&at_plan, s->range_type), values, NULL,
+				   "music_tm.charts");
+	if (SPI_processed == 0)
+		return false;
+	*date = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	*ids = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 2, &isnull));
+	if (has_prev)
+		*has_prev = SPI_processed > 1;
+	if (prev_date && SPI_processed > 1)
+		*prev_date = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[1],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+	return true;
+}
+
+/* Snapshot dates of a series between from and to (inclusive), ascending. */
+int
+mtm_load_dates(const MtmSeries *s, DateADT from, DateADT to, DateADT **dates,
+			   MemoryContext cxt)
+{
+	Datum		values[4] = {s->listener, s->range, DateADTGetDatum(from),
+	DateADTGetDatum(to)};
+	uint64		i;
+
+	mtm_spi_select(mtm_plan(&dates_plan, s->range_type), values, NULL,
+				   "music_tm.charts");
+	*dates = MemoryContextAlloc(cxt, sizeof(DateADT) * (SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		(*dates)[i] = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	return (int) SPI_processed;
+}

@@ -1,0 +1,144 @@
+/*
+ * chart_store.h
+ *		A chart as one row of music_tm.charts: reading and writing it.  Shared
+ *		by the ingest family (which writes charts) and the history family
+ *		(which reads them); neither calls the other.
+ *
+ * A chart row holds the track ids in rank order: slot i (from 1) of
+ * track_ids is rank i, NULL for an empty rank (a local file, a null item);
+ * playable_ids, when not NULL, is aligned with it and holds the playable id
+ * of a relinked track.  Trailing empty ranks are never stored.
+ */
+#ifndef MUSIC_TM_CHART_STORE_H
+#define MUSIC_TM_CHART_STORE_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/array.h"
+/* the server header compares signed and unsigned, which -Wextra flags */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include "utils/arrayaccess.h"
+#pragma GCC diagnostic pop
+#include "utils/date.h"
+#include "utils/timestamp.h"
+
+#include "common.h"
+
+/* Which listener's charts of which range a call reads or writes. */
+typedef struct MtmSeries
+{
+	Datum		listener;		/* text */
+	Datum		range;			/* music_tm.time_range */
+	Oid			range_type;
+} MtmSeries;
+
+/* The slots of one chart, as C strings, for writers. */
+typedef struct MtmSlots
+{
+	int			n;				/* slots in use: the highest filled rank */
+	int			cap;
+	char	  **ids;			/* ids[r - 1]: the track at rank r, or NULL */
+	char	  **playable;		/* playable id at rank r, or NULL */
+} MtmSlots;
+
+extern void mtm_slots_init(MtmSlots *s, int cap);
+extern void mtm_slots_set(MtmSlots *s, int32 rank, char *id, char *playable);
+extern void mtm_slots_trim(MtmSlots *s);
+extern bool mtm_slots_equal(const MtmSlots *a, const MtmSlots *b);
+
+/*
+ * Writing one chart: edit gets the stored slots (none for a chart not yet
+ * recorded) and fills the new ones; it may be called again with newer
+ * stored slots when a concurrent writer created the chart first.
+ */
+typedef void (*MtmChartEdit) (const MtmSlots *stored, bool exists,
+							  MtmSlots *result, void *arg);
+
+typedef enum MtmChartWrite
+{
+	MTM_CHART_CREATED,
+	MTM_CHART_CHANGED,
+	MTM_CHART_UNCHANGED
+} MtmChartWrite;
+
+extern bool mtm_chart_lock(const MtmSeries *s, Datum date, MtmSlots *stored);
+extern MtmChartWrite mtm_chart_write(const MtmSeries *s, Datum date,
+									 TimestampTz now, bool exists,
+									 MtmSlots *stored, MtmChartEdit edit,
+									 void *arg);
+
+/*
+ * Reading: the charts of a series in date order, through a cursor, so that
+ * memory stays flat however long the series.
+ */
+typedef struct MtmChartScan
+{
+	Portal		portal;
+	MemoryContext cxt;			/* detoasted arrays of the current batch */
+	SPITupleTable *rows;
+	uint64		next;
+	uint64		nrows;
+	bool		done;
+} MtmChartScan;
+
+extern void mtm_scan_begin(MtmChartScan *scan, const MtmSeries *s,
+						   DateADT from, DateADT to);
+extern bool mtm_scan_next(MtmChartScan *scan, DateADT *date, ArrayType **ids);
+extern void mtm_scan_end(MtmChartScan *scan);
+
+/* Walking the filled slots of a stored track_ids array. */
+typedef struct MtmIdIter
+{
+	array_iter	it;
+	int			n;
+	int			i;
+} MtmIdIter;
+
+static inline void
+mtm_ids_begin(MtmIdIter *iter, ArrayType *ids)
+{
+	iter->n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+	iter->i = 0;
+	array_iter_setup(&iter->it, (AnyArrayType *) ids);
+}
+
+/* The next filled slot: its rank and id; false after the last. */
+static inline bool
+mtm_ids_next(MtmIdIter *iter, int32 *rank, text **id)
+{
+	while (iter->i < iter->n)
+	{
+		bool		isnull;
+		Datum		d = array_iter_next(&iter->it, &isnull, iter->i++,
+										-1, false, TYPALIGN_INT);
+
+		if (!isnull)
+		{
+			*rank = iter->i;
+			*id = (text *) DatumGetPointer(d);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Byte order of two ids (lookups and merges, not output order). */
+static inline int
+mtm_text_cmp(const text *a, const text *b)
+{
+	int			la = VARSIZE_ANY_EXHDR(a);
+	int			lb = VARSIZE_ANY_EXHDR(b);
+	int			c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
+
+	return c != 0 ? c : (la > lb) - (la < lb);
+}
+
+extern int32 mtm_ids_find(ArrayType *ids, const text *id);
+extern bool mtm_chart_at(const MtmSeries *s, DateADT as_of, DateADT *date,
+						 ArrayType **ids, DateADT *prev_date, bool *has_prev);
+extern int	mtm_load_dates(const MtmSeries *s, DateADT from, DateADT to,
+						   DateADT **dates, MemoryContext cxt);
+
+#endif							/* MUSIC_TM_CHART_STORE_H */
