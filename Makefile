@@ -20,7 +20,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 # One regression file per topic; each loads the extension itself.
 REGRESS = schema save_track snapshot track_detail extract track_fields \
           bad_input record_page record_bad_input history chart_diff artist \
-          pictures history_errors history_plans upgrade \
+          pictures history_errors plans upgrade \
           security tenants
 REGRESS_OPTS = --load-extension=music_tm
 

@@ -86,6 +86,9 @@ COMMENT ON COLUMN music_tm.charts.track_ids IS
 COMMENT ON COLUMN music_tm.charts.playable_ids IS
   'For relinked tracks (charted under linked_from.id): the playable id Spotify returned, aligned with track_ids; NULL when no track of the chart was relinked';
 
+-- out of the extension first, which also takes it off pg_dump's list of
+-- configuration tables (a dropped member would leave its OID there)
+ALTER EXTENSION music_tm DROP TABLE music_tm.chart_entries;
 DROP TABLE music_tm.chart_entries;
 
 CREATE VIEW music_tm.chart_entries WITH (security_invoker = true) AS
@@ -207,9 +210,37 @@ CREATE FUNCTION music_tm.record_top_tracks(
 RETURNS record
 AS 'MODULE_PATHNAME', 'record_top_tracks'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off;
 COMMENT ON FUNCTION music_tm.record_top_tracks(music_tm.time_range, jsonb, date, text, boolean) IS
   'Record one GET /v1/me/top/tracks page (paging object or array of tracks) in one call: upsert its tracks, replace its rank range of the chart, return counts of what changed; a page with no items records nothing unless record_empty';
+
+--
+-- Plans that hold in every state.  Each statement the C code keeps reads
+-- through the index it is written for (a primary key), but a kept plan is
+-- made once, from the statistics of that moment: in a database analyzed
+-- while small, the planner rightly prefers a sequential scan of a page or
+-- two, and the plan stays after the tables grow.  Every function that runs
+-- statements therefore plans them with sequential scans priced out; each
+-- statement has an index that serves it, so nothing else changes (the
+-- setting applies to the function's own statements only, and is checked for
+-- every statement in every state by the regression test plans).
+--
+ALTER FUNCTION music_tm.save_track(jsonb) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.save_snapshot_row(text, date, music_tm.time_range, integer, text)
+    SET enable_seqscan = off;
+ALTER FUNCTION music_tm.track_detail(text) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.rank_history(text, music_tm.time_range, text) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.chart_as_of(date, music_tm.time_range, text) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.chart_diff(date, date, music_tm.time_range, text) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.chart_churn(date, date, music_tm.time_range, text) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.run_stats(text, music_tm.time_range, text) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.all_run_stats(music_tm.time_range, text) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.artist_history(text, music_tm.time_range, text) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.artist_run_stats(text, music_tm.time_range, text) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.sparkline(text, music_tm.time_range, text, date, date) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.run_svg(text, music_tm.time_range, text, date, date, integer, integer)
+    SET enable_seqscan = off;
 
 COMMENT ON FUNCTION music_tm.save_snapshot_row(text, date, music_tm.time_range, integer, text) IS
   'Record one chart entry idempotently: the track is put at the rank (moved there if it stood elsewhere; a rank holds one track); the track must already be stored';

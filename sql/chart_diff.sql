@@ -32,10 +32,13 @@ SELECT * FROM music_tm.chart_churn('2026-03-01', '2026-04-01', 'short_term');
 SELECT count(*) FROM music_tm.chart_diff('2026-03-01', '2026-03-02', 'short_term');
 SELECT count(*) FROM music_tm.chart_churn('2026-04-01', '2026-04-08', 'long_term');
 
--- ranks tied in one chart (the schema allows it): ordered by track id
+-- a rank holds one track (2.0): a second track put at a taken rank replaces
+-- the first, so ties cannot happen (in 1.x they could, through
+-- save_snapshot_row)
 SELECT count(music_tm.save_snapshot_row(t, d::date, 'short_term', r, 'ties')) FROM (VALUES
   ('t1', '2026-04-01', 1), ('t3', '2026-04-01', 2), ('t2', '2026-04-01', 2),
   ('t2', '2026-04-02', 1), ('t1', '2026-04-02', 1), ('t3', '2026-04-02', 3)) v(t, d, r);
 SELECT * FROM music_tm.chart_diff('2026-04-01', '2026-04-02', 'short_term', 'ties');
 SELECT jaccard, footrule FROM music_tm.chart_churn('2026-04-01', '2026-04-02', 'short_term', 'ties');
 SELECT rank, track_id, status FROM music_tm.chart_as_of('2026-04-02', 'short_term', 'ties');
+SELECT snapshot_date, track_ids FROM music_tm.charts WHERE listener = 'ties' ORDER BY 1;

@@ -1,4 +1,5 @@
--- save_snapshot_row: idempotent chart entries, rank updated on conflict.
+-- save_snapshot_row: idempotent chart entries, rank updated on conflict;
+-- a rank holds one track (2.0).
 TRUNCATE music_tm.tracks, music_tm.charts;
 
 SELECT music_tm.save_track('{"id": "t1", "name": "One"}');
@@ -6,11 +7,11 @@ SELECT music_tm.save_track('{"id": "t2", "name": "Two"}');
 
 SELECT music_tm.save_snapshot_row('t1', '2026-03-01', 'short_term', 1);
 SELECT music_tm.save_snapshot_row('t2', '2026-03-01', 'short_term', 2);
--- the same row again: no new version
-CREATE TEMP TABLE v AS SELECT xmin::text AS old_xmin, ctid AS old_ctid FROM music_tm.chart_entries WHERE track_id = 't1';
+-- the same entry again: no new version of the chart's row
+CREATE TEMP TABLE v AS SELECT xmin::text AS old_xmin, ctid AS old_ctid FROM music_tm.charts WHERE snapshot_date = '2026-03-01';
 SELECT music_tm.save_snapshot_row('t1', '2026-03-01', 'short_term', 1);
-SELECT e.xmin::text = v.old_xmin AND e.ctid = v.old_ctid AS untouched
-FROM music_tm.chart_entries e, v WHERE e.track_id = 't1';
+SELECT c.xmin::text = v.old_xmin AND c.ctid = v.old_ctid AS untouched
+FROM music_tm.charts c, v WHERE c.snapshot_date = '2026-03-01';
 -- rank updated on conflict
 SELECT music_tm.save_snapshot_row('t2', '2026-03-01', 'short_term', 5);
 -- another range, another date, another listener
@@ -23,14 +24,19 @@ FROM music_tm.chart_entries ORDER BY listener, time_range, snapshot_date, rank;
 SELECT listener, time_range, snapshot_date FROM music_tm.charts
 ORDER BY listener, time_range, snapshot_date;
 
--- with a month of charts, one chart is read through the chart index and one
--- track's history through the primary key
+-- a track put at a rank another track holds takes its place
+SELECT music_tm.save_snapshot_row('t2', '2026-03-02', 'short_term', 2);
+SELECT track_ids FROM music_tm.charts WHERE listener = 'default' AND time_range = 'short_term' ORDER BY snapshot_date;
+SELECT music_tm.save_snapshot_row('t1', '2026-03-02', 'short_term', 2);
+
+-- with a month of charts, the view reads one chart, and one track's history,
+-- through the primary key of charts
 SELECT count(music_tm.save_track(jsonb_build_object('id', 'g' || i, 'name', 'G' || i)))
 FROM generate_series(1, 40) i;
 SELECT count(music_tm.save_snapshot_row('g' || ((i + d) % 40 + 1), '2026-02-01'::date + d,
                                         'short_term', i))
 FROM generate_series(0, 29) d, generate_series(1, 30) i;
-ANALYZE music_tm.chart_entries;
+ANALYZE music_tm.charts;
 EXPLAIN (COSTS OFF)
 SELECT rank, track_id FROM music_tm.chart_entries
 WHERE listener = 'default' AND time_range = 'short_term' AND snapshot_date = '2026-03-01'

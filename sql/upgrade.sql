@@ -1,6 +1,7 @@
--- Upgrading: 1.0, data recorded, ALTER EXTENSION UPDATE; the data survives,
--- the functions work, and the upgraded extension equals a fresh 1.1 install
--- object for object (as contrib's oldextversions tests do).
+-- Upgrading: 1.0, data recorded, 1.1, more data, 2.0 (every chart moves
+-- into its one row); every entry survives with its rank and playable id, the
+-- functions give 1.1's results, and the upgraded extension equals a fresh 2.0
+-- install object for object (as contrib's oldextversions tests do).
 
 -- CASCADE: earlier tests built objects on the extension (the SQL peers)
 SET client_min_messages = warning;
@@ -9,18 +10,37 @@ RESET client_min_messages;
 CREATE EXTENSION music_tm VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'music_tm';
 
--- 1.0 data: two pages (a relinked track, a local file), a second date, rows
-SELECT tracks_inserted, entries_inserted, items_skipped
-FROM music_tm.record_top_tracks('short_term', '{"offset": 0, "items": [
+-- 1.0 data, written as 1.0's functions wrote it (the library installed is
+-- 2.0's, whose functions write the 2.0 layout only): two charts of one
+-- series (a relinked track, a rank left empty by a local file), a chart of
+-- another listener and range
+INSERT INTO music_tm.tracks (track_id, name, artist_name, raw_json, content_hash, created_at, updated_at)
+SELECT j->>'id', j->>'name', j->'artists'->0->>'name', j, music_tm.track_hash(j),
+       '2026-05-01 10:00+00', '2026-05-01 10:00+00'
+FROM jsonb_array_elements('[
   {"id": "u1", "name": "One", "artists": [{"id": "ar1", "name": "Artist"}]},
-  {"id": "u2p", "name": "Two", "linked_from": {"id": "u2"}},
-  {"id": null, "is_local": true, "name": "Tape"},
-  {"id": "u3", "name": "Three"}]}', '2026-05-01', 'ana');
-SELECT tracks_inserted, entries_inserted, entries_removed
-FROM music_tm.record_top_tracks('short_term', '[{"id": "u3", "name": "Three"},
-  {"id": "u1", "name": "One", "artists": [{"id": "ar1", "name": "Artist"}]}]', '2026-05-08', 'ana');
-SELECT music_tm.save_track('{"id": "u4", "name": "Four"}');
-SELECT music_tm.save_snapshot_row('u4', '2026-05-08', 'long_term', 1);
+  {"id": "u3", "name": "Three"}, {"id": "u4", "name": "Four"}]') j;
+INSERT INTO music_tm.tracks (track_id, name, raw_json, content_hash, created_at, updated_at)
+VALUES ('u2', 'Two', '{"id": "u2p", "name": "Two", "linked_from": {"id": "u2"}}',
+        music_tm.track_hash('{"id": "u2p", "name": "Two", "linked_from": {"id": "u2"}}'),
+        '2026-05-01 10:00+00', '2026-05-01 10:00+00');
+INSERT INTO music_tm.charts VALUES
+  ('ana', 'short_term', '2026-05-01', '2026-05-01 10:00+00'),
+  ('ana', 'short_term', '2026-05-08', '2026-05-08 10:00+00'),
+  ('default', 'long_term', '2026-05-08', '2026-05-08 10:00+00');
+INSERT INTO music_tm.chart_entries VALUES
+  ('ana', 'short_term', '2026-05-01', 'u1', 1, NULL),
+  ('ana', 'short_term', '2026-05-01', 'u2', 2, 'u2p'),
+  ('ana', 'short_term', '2026-05-01', 'u3', 4, NULL),
+  ('ana', 'short_term', '2026-05-08', 'u3', 1, NULL),
+  ('ana', 'short_term', '2026-05-08', 'u1', 2, NULL),
+  ('default', 'long_term', '2026-05-08', 'u4', 1, NULL);
+
+-- 1.0 -> 1.1, and a chart recorded under 1.1 (an empty chart, as 1.1 left
+-- for a page with no items)
+ALTER EXTENSION music_tm UPDATE TO '1.1';
+SELECT extversion FROM pg_extension WHERE extname = 'music_tm';
+INSERT INTO music_tm.charts VALUES ('bo', 'medium_term', '2026-05-09', '2026-05-09 10:00+00');
 
 CREATE TABLE upgrade_before AS
 SELECT 'entries' AS what, listener || ' ' || time_range || ' ' || snapshot_date || ' #' || rank
@@ -47,7 +67,8 @@ SELECT * FROM (
 FULL JOIN upgrade_before b USING (what, row)
 WHERE now.what IS NULL OR b.what IS NULL;
 
--- the functions work on the old data and record new data
+-- the functions give 1.1's results on the old data (these outputs are the
+-- ones 1.1 gave) and record new data
 SELECT rank, track_id, status FROM music_tm.chart_as_of('2026-05-08', 'short_term', 'ana');
 SELECT * FROM music_tm.rank_history('u1', 'short_term', 'ana');
 SELECT music_tm.sparkline('u3', 'short_term', 'ana');
@@ -120,7 +141,7 @@ FROM ext, unnest(ext.extconfig) WITH ORDINALITY AS u(c, i);
 
 CREATE TABLE upgraded_objects AS SELECT * FROM mtm_objects;
 
--- a fresh 1.1 install
+-- a fresh 2.0 install
 DROP EXTENSION music_tm;
 CREATE EXTENSION music_tm;
 SELECT extversion FROM pg_extension WHERE extname = 'music_tm';
@@ -141,3 +162,21 @@ COMMENT ON COLUMN music_tm.listener_roles.listener IS
 
 DROP VIEW mtm_objects;
 DROP TABLE upgraded_objects, upgrade_before;
+
+-- 1.x let save_snapshot_row put two tracks at one rank; 2.0 cannot hold
+-- that, and the upgrade stops and says where
+DROP EXTENSION music_tm;
+CREATE EXTENSION music_tm VERSION '1.1';
+INSERT INTO music_tm.tracks (track_id, name, raw_json, content_hash, created_at, updated_at)
+SELECT id, id, jsonb_build_object('id', id), 0, now(), now() FROM unnest('{x1,x2}'::text[]) id;
+INSERT INTO music_tm.charts VALUES ('ana', 'short_term', '2026-05-01', now());
+INSERT INTO music_tm.chart_entries VALUES ('ana', 'short_term', '2026-05-01', 'x1', 1),
+  ('ana', 'short_term', '2026-05-01', 'x2', 1);
+\set VERBOSITY default
+ALTER EXTENSION music_tm UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'music_tm';
+DELETE FROM music_tm.chart_entries WHERE track_id = 'x2';
+ALTER EXTENSION music_tm UPDATE;
+SELECT snapshot_date, track_ids FROM music_tm.charts;
+DROP EXTENSION music_tm;
+CREATE EXTENSION music_tm;

@@ -507,6 +507,13 @@ record_top_tracks(PG_FUNCTION_ARGS)
 	Size		size;
 	bool		record_empty;
 
+	/* 1.x declared four arguments: its SQL with this library is a 2.0 bug */
+	if (PG_NARGS() < 5)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("music_tm's installed SQL objects are older than its library"),
+				 errdetail("The library is music_tm 2.0; this database's extension is an older version."),
+				 errhint("Run ALTER EXTENSION music_tm UPDATE.")));
 	mtm_require_arg(fcinfo, 0, "time_range");
 	mtm_require_arg(fcinfo, 1, "payload");
 	mtm_require_arg(fcinfo, 2, "snapshot_date");
