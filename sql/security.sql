@@ -56,14 +56,18 @@ CREATE TEMP TABLE chart_entries (listener text, track_id text, rank int);
 SET search_path = public, pg_catalog;
 
 CREATE EXTENSION music_tm VERSION '1.0';
-SELECT tracks_inserted, entries_inserted, items_skipped
-FROM music_tm.record_top_tracks('short_term', '{"offset": 0, "items": [
-  {"id": "h1", "name": "One", "external_ids": {"isrc": "QZ0000000001"}},
-  {"id": "h2p", "name": "Two", "linked_from": {"id": "h2"}},
-  null,
-  {"id": "h3", "name": "Three"}]}', '2026-04-01', 'hana');
-SELECT music_tm.save_track('{"id": "h4", "name": "Four"}');
-SELECT music_tm.save_snapshot_row('h4', '2026-04-01', 'long_term', 1, 'hana');
+-- 1.0 data as 1.0's functions wrote it (the library installed is 2.0's)
+INSERT INTO music_tm.tracks (track_id, name, raw_json, content_hash, created_at, updated_at)
+SELECT j OPERATOR(pg_catalog.->>) 'id', j OPERATOR(pg_catalog.->>) 'name', j, music_tm.track_hash(j), pg_catalog.now(), pg_catalog.now()
+FROM pg_catalog.jsonb_array_elements('[{"id": "h1", "name": "One", "external_ids": {"isrc": "QZ0000000001"}},
+  {"id": "h3", "name": "Three"}, {"id": "h4", "name": "Four"}]') j;
+INSERT INTO music_tm.tracks (track_id, name, raw_json, content_hash, created_at, updated_at)
+VALUES ('h2', 'Two', '{"id": "h2p", "name": "Two", "linked_from": {"id": "h2"}}', 0, pg_catalog.now(), pg_catalog.now());
+INSERT INTO music_tm.charts VALUES ('hana', 'short_term', '2026-04-01', pg_catalog.now()),
+  ('hana', 'long_term', '2026-04-01', pg_catalog.now());
+INSERT INTO music_tm.chart_entries VALUES ('hana', 'short_term', '2026-04-01', 'h1', 1, NULL),
+  ('hana', 'short_term', '2026-04-01', 'h2', 2, 'h2p'), ('hana', 'short_term', '2026-04-01', 'h3', 4, NULL),
+  ('hana', 'long_term', '2026-04-01', 'h4', 1, NULL);
 
 -- more traps before the update: names 1.1 adds
 SET ROLE regress_mtm_hostile;
@@ -203,8 +207,29 @@ SELECT track_id, name, created_at = updated_at AS never_updated FROM music_tm.tr
 WHERE track_id LIKE 'w%' ORDER BY 1;
 SELECT count(*) AS entries_left FROM music_tm.chart_entries WHERE snapshot_date = '2026-04-15';
 
+-- A schema named music_tm made before CREATE EXTENSION by a role that may
+-- create schemas: installing into it would let that role drop and replace
+-- the extension's objects later, so CREATE EXTENSION refuses (2.0).  (DROP
+-- EXTENSION leaves the schema that CREATE EXTENSION made: drop it too.)
+DROP EXTENSION music_tm;
+DROP SCHEMA music_tm;
+SELECT format('GRANT CREATE ON DATABASE %I TO regress_mtm_hostile', current_database()) \gexec
+SET ROLE regress_mtm_hostile;
+CREATE SCHEMA music_tm;
+RESET ROLE;
+\set VERBOSITY default
+CREATE EXTENSION music_tm;
+\set VERBOSITY terse
+SELECT count(*) AS installed FROM pg_extension WHERE extname = 'music_tm';
+-- once the schema is the installing role's, the install goes ahead
+ALTER SCHEMA music_tm OWNER TO CURRENT_USER;
+CREATE EXTENSION music_tm;
+SELECT extversion FROM pg_extension WHERE extname = 'music_tm';
+DROP EXTENSION music_tm;
+DROP SCHEMA music_tm;
+SELECT format('REVOKE CREATE ON DATABASE %I FROM regress_mtm_hostile', current_database()) \gexec
+
 DROP OWNED BY regress_mtm_hostile;
 DROP ROLE regress_mtm_hostile, regress_mtm_nobody, regress_mtm_reader, regress_mtm_writer;
 DROP TABLE public.hijack_log;
-DROP EXTENSION music_tm;
 CREATE EXTENSION music_tm;
