@@ -75,7 +75,7 @@ class SeedFlow(unittest.TestCase):
     def setUp(self):
         self.conn = psycopg2.connect(dbname=DB)
         with self.conn.cursor() as cur:
-            cur.execute("TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries")
+            cur.execute("TRUNCATE music_tm.tracks, music_tm.charts")
         self.conn.commit()
 
     def tearDown(self):
@@ -202,7 +202,7 @@ class PageFlow(unittest.TestCase):
     def setUp(self):
         self.conn = psycopg2.connect(dbname=DB)
         with self.conn.cursor() as cur:
-            cur.execute("TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries")
+            cur.execute("TRUNCATE music_tm.tracks, music_tm.charts")
         self.conn.commit()
 
     def tearDown(self):

@@ -156,7 +156,7 @@ CREATE TABLE final_entries AS
   SELECT listener, time_range, snapshot_date, track_id, rank, playable_id FROM music_tm.chart_entries;
 CREATE TABLE final_charts AS SELECT listener, time_range, snapshot_date FROM music_tm.charts;
 CREATE TABLE final_tracks AS SELECT track_id, name, content_hash, raw_json::text AS raw FROM music_tm.tracks;
-TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries;
+TRUNCATE music_tm.tracks, music_tm.charts;
 DO $$
 DECLARE r record;
 BEGIN
