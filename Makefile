@@ -7,10 +7,10 @@ MODULE_big = music_tm
 OBJS = src/common.o src/ingest.o src/ingest_page.o src/extract.o \
        src/extract_fields.o src/history.o src/chart.o src/history_stats.o \
        src/pictures.o
-DATA = music_tm--1.0.sql music_tm--1.0--1.1.sql
-# The fresh 1.1 install script is made from 1.0 and the 1.0--1.1 upgrade, so
-# that installing 1.1 and upgrading to it cannot drift apart.
-DATA_built = music_tm--1.1.sql
+DATA = music_tm--1.0.sql music_tm--1.0--1.1.sql music_tm--1.1--2.0.sql
+# The fresh install scripts are made from 1.0 and the upgrades, so that
+# installing a version and upgrading to it cannot drift apart.
+DATA_built = music_tm--1.1.sql music_tm--2.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
@@ -38,6 +38,10 @@ include $(PGXS)
 music_tm--1.1.sql: music_tm--1.0.sql music_tm--1.0--1.1.sql
 	{ echo '/* music_tm--1.1.sql: install script of music_tm 1.1, made by make from music_tm--1.0.sql and music_tm--1.0--1.1.sql */'; \
 	  sed 1d music_tm--1.0.sql; sed 1,4d music_tm--1.0--1.1.sql; } > $@
+
+music_tm--2.0.sql: music_tm--1.1.sql music_tm--1.1--2.0.sql
+	{ echo '/* music_tm--2.0.sql: install script of music_tm 2.0, made by make from music_tm--1.1.sql and music_tm--1.1--2.0.sql */'; \
+	  sed 1d music_tm--1.1.sql; sed 1,4d music_tm--1.1--2.0.sql; } > $@
 
 .PHONY: bench
 bench:

@@ -1,5 +1,6 @@
--- Upgrading: 1.0, data recorded, ALTER EXTENSION UPDATE; the data survives,
--- the functions work, and the upgraded extension equals a fresh 1.1 install
+-- Upgrading: 1.0, data recorded, ALTER EXTENSION UPDATE (1.0 -> 1.1 -> 2.0);
+-- the data survives, the functions work, and the upgraded extension equals a
+-- fresh install of the default version
 -- object for object (as contrib's oldextversions tests do).
 
 -- CASCADE: earlier tests built objects on the extension (the SQL peers)
@@ -120,7 +121,7 @@ FROM ext, unnest(ext.extconfig) WITH ORDINALITY AS u(c, i);
 
 CREATE TABLE upgraded_objects AS SELECT * FROM mtm_objects;
 
--- a fresh 1.1 install
+-- a fresh install of the default version
 DROP EXTENSION music_tm;
 CREATE EXTENSION music_tm;
 SELECT extversion FROM pg_extension WHERE extname = 'music_tm';
