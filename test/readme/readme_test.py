@@ -262,6 +262,10 @@ class Runner:
                 ok = not error
             detail = ("README shows:\n" + "\n".join(st.expected) + "\npsql printed:\n" + "\n".join(actual_lines))
             self.report(ok, st.line, st.title(), detail)
+            if os.environ.get("README_TEST_SHOW") and not st.expected:
+                print("# output of README.md:%d (not shown in the README):" % st.line)
+                for l in actual_lines:
+                    print("#   " + l)
 
     def run_sh_block(self, block):
         if not block.owner and not self.app_role_exists():
