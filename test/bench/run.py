@@ -158,7 +158,7 @@ def main():
         a.extract_rows = 5000
     only = set(a.only or ["save_track", "ingest", "history", "extract"])
     quick_warning = ("--quick: every benchmark runs at a small scale, where calls take a few ms and "
-                     "their timings swing from run to run; the ratios and 'met'/'NOT met' below are "
+                     "their timings swing from run to run; the ratios and 'met'/'NOT met' of this run are "
                      "not comparable to the figures in README.md (run without --quick for those)")
     if a.quick:
         print("WARNING: " + quick_warning, flush=True)
