@@ -172,8 +172,7 @@ def words(lines):
 
 
 class Runner:
-    def __init__(self, readme, repo, quiet=False):
-        self.readme = readme
+    def __init__(self, repo, quiet=False):
         self.repo = repo
         self.quiet = quiet
         self.n = 0
@@ -252,7 +251,8 @@ class Runner:
                 continue
             actual_lines = [l for l in actual.split("\n") if l.strip()]
             text = "\n".join(st.sql)
-            error = any(l.startswith("ERROR:") for l in actual_lines)
+            # server errors, and psql's own (a bad meta-command, a lost connection)
+            error = any(l.startswith(("ERROR:", "FATAL:", "error:")) for l in actual_lines)
             if VARIES in text:
                 ok = (not error and (not st.expected
                                      or words(st.expected[:1]) == words(actual_lines[:1])))
@@ -337,12 +337,12 @@ def main():
     readme = args[0] if args else "README.md"
     repo = os.path.dirname(os.path.abspath(readme))
     text = open(readme, encoding="utf-8").read()
-    runner = Runner(readme, repo)
+    runner = Runner(repo)
     try:
         runner.run(text)
         if self_test:
             for what, broken in mutations(text):
-                probe = Runner(readme, repo, quiet=True)
+                probe = Runner(repo, quiet=True)
                 try:
                     probe.run(broken, stop_at_first_failure=True)
                 finally:
