@@ -28,7 +28,9 @@ How the README is read (the conventions are also listed in README.md, under
 * A ```sh block runs with bash -e in a scratch directory that links to the
   repository's files (so data/sample_pages.jsonl.gz is there and files the
   example writes land in scratch), as the application role, or as the owner
-  when its first line is "# as the owner".  It must exit with 0.
+  when its first line is "# as the owner".  It must exit with 0.  When its
+  commands start with "$ ", each runs on its own and the lines under it are
+  the output it must print (compared like SQL output).
 * `<!-- readme-test: skip REASON -->` on the line before a block skips it:
   for commands that install packages or into the server, or run the test
   suites themselves.  Blocks of other languages and plain ``` blocks are not
@@ -167,6 +169,44 @@ def statements_of(block):
     return stmts
 
 
+def complete(command):
+    """Whether bash would run command as it stands (no open quote, no
+    trailing backslash)."""
+    if command.rstrip().endswith("\\"):
+        return False
+    return subprocess.run(["bash", "-n", "-c", command], capture_output=True).returncode == 0
+
+
+def commands_of(block):
+    """(line, command, expected output or None) of an sh block.  A block whose
+    commands start with "$ " shows the output of each under it, which is
+    compared; otherwise the whole block is one script whose output is not."""
+    body = block.body
+    if not any(l.startswith("$ ") for l in body):
+        return [(block.line, "\n".join(body), None)]
+    out = []
+    i = 0
+    while i < len(body):
+        if not body[i].startswith("$ "):
+            if not out and body[i].startswith("#"):
+                i += 1            # a comment before the first command
+                continue
+            if body[i].strip() and not out:
+                raise SyntaxError("README.md:%d: output before any command" % (block.line + i))
+            if body[i].strip():
+                out[-1][2].append(body[i])
+            i += 1
+            continue
+        line = block.line + i
+        cmd = [body[i][2:]]
+        i += 1
+        while not complete("\n".join(cmd)) and i < len(body):
+            cmd.append(body[i])
+            i += 1
+        out.append((line, "\n".join(cmd), []))
+    return out
+
+
 def words(lines):
     return " ".join(lines).split()
 
@@ -271,12 +311,19 @@ class Runner:
         if not block.owner and not self.app_role_exists():
             self.report(False, block.line, "block runs as %s, which the README has not created yet" % APP_ROLE)
             return
-        r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", "\n".join(block.body)],
-                           env=self.env(block.owner), cwd=self.scratch,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        first = next(l for l in block.body if l.strip() and not l.startswith("#"))
-        self.report(r.returncode == 0, block.line, "$ " + first.strip()[:58],
-                    "exit status %d:\n%s" % (r.returncode, r.stdout[-2000:]))
+        env = self.env(block.owner)
+        for line, command, expected in commands_of(block):
+            r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", command],
+                               env=env, cwd=self.scratch,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            printed = [l for l in r.stdout.split("\n") if l.strip()]
+            ok = r.returncode == 0 and (expected is None or words(expected) == words(printed))
+            detail = "exit status %d\n" % r.returncode
+            if expected is not None:
+                detail += "README shows:\n" + "\n".join(expected) + "\n"
+            detail += "printed:\n" + "\n".join(printed[-40:])
+            first = next(l for l in command.split("\n") if l.strip() and not l.startswith("#"))
+            self.report(ok, line, "$ " + first.strip()[:58], detail)
 
     def run(self, text, stop_at_first_failure=False):
         roles_before = set(self.owner_sql("SELECT rolname FROM pg_roles").split())
