@@ -22,6 +22,9 @@ SELECT music_tm.save_track('{"id": "bare", "name": "Bare", "external_ids": {"isr
 SELECT * FROM music_tm.track_detail('3n3Ppam7vgaVa1iaRUc9Lp');
 SELECT * FROM music_tm.track_detail('yearonly');
 SELECT * FROM music_tm.track_detail('bare');
+-- named notation: the argument is track_id, as in every other function (2.0)
+SELECT track_id, name FROM music_tm.track_detail(track_id => '3n3Ppam7vgaVa1iaRUc9Lp');
+SELECT pg_get_function_arguments('music_tm.track_detail(text)'::regprocedure);
 -- unknown id: no row, not an error
 SELECT count(*) FROM music_tm.track_detail('nope');
 -- as a lateral call over several tracks

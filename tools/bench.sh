@@ -1,14 +1,59 @@
 #!/usr/bin/env bash
 # The benchmarks (make bench): build and install music_tm, then run
 # test/bench/run.py in a throwaway cluster.  Arguments go to run.py.
+#
+# The benchmark has to install this build into the server to load it; when
+# it ends (or fails, or is interrupted) it puts back the music_tm files that
+# were installed before, removes those that were not, and removes its
+# scratch copy of the repository, so the server and /tmp are left as found.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tools/common.sh"
 
 "$top/tools/install-deps.sh"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+# Which files `make install` writes: install into a staging directory first.
+make -C "$top" -s PG_CONFIG="$PG_CONFIG" >/dev/null
+stage=$(mktemp -d /tmp/music_tm_bench_stage.XXXXXX)
+backup=$(mktemp -d /tmp/music_tm_bench_backup.XXXXXX)
+WORKDIR=""
+make -C "$top" -s PG_CONFIG="$PG_CONFIG" install DESTDIR="$stage" >/dev/null
+mapfile -t installed < <(cd "$stage" && find . -type f -o -type l | sed 's/^\.//')
+mapfile -t new_dirs < <(cd "$stage" && find . -mindepth 1 -type d | sed 's/^\.//' |
+                          while read -r d; do [ -d "$d" ] || echo "$d"; done | sort -r)
+for f in "${installed[@]}"; do
+    if [ -e "$f" ]; then
+        mkdir -p "$backup$(dirname "$f")"
+        cp -a "$f" "$backup$f"
+    fi
+done
+
+restore() {
+    local f d
+    for f in "${installed[@]}"; do
+        if [ -e "$backup$f" ]; then
+            $sudo cp -a "$backup$f" "$f"
+        else
+            $sudo rm -f "$f"
+        fi
+    done
+    for d in "${new_dirs[@]}"; do
+        $sudo rmdir "$d" 2>/dev/null || true
+    done
+    rm -rf "$stage" "$backup"
+    # the scratch copy as_user made (as root only; otherwise it ran in $top)
+    if [ -n "$WORKDIR" ] && [ "$WORKDIR" != "$top" ]; then
+        rm -rf "$WORKDIR"
+    fi
+}
+trap restore EXIT
+
 build_and_install "$top"
 # pg_virtualenv turns fsync off for speed; benchmarks run with the server's
 # default (fsync on), as a real database would, and with shared_buffers large
-# enough to keep the benchmark tables in memory.
-as_user "$top" pg_virtualenv -v 15 -o fsync=on -o shared_buffers=1GB /usr/bin/python3 test/bench/run.py "$@" 2>&1 |
-    grep -v -E '^(Creating new PostgreSQL cluster|Dropping cluster) 15/regress'
+# enough to keep the benchmark tables in memory.  (Not in a pipeline: as_user
+# sets WORKDIR, which restore needs.)
+as_user "$top" pg_virtualenv -v 15 -o fsync=on -o shared_buffers=1GB /usr/bin/python3 test/bench/run.py "$@" \
+    > >(grep --line-buffered -v -E '^(Creating new PostgreSQL cluster|Dropping cluster) 15/regress') 2>&1

@@ -56,6 +56,15 @@ run client $pgv /usr/bin/python3 -m unittest discover -v -s test/client -p 'test
 count client "$log/client.out" '\.\.\. ok$' '\.\.\. (FAIL|ERROR)$'
 grep -A4 "^backend memory:" "$log/client.out" || true
 
+# README.md's examples, in order, on a fresh database of a throwaway cluster,
+# plus broken copies of the README that must fail (--self-test).  Not in a
+# server someone else started (tools/asan.sh): the README creates and drops
+# roles of its own, and it documents the product, not its memory safety.
+if [ -z "${MUSIC_TM_RUNNING_SERVER:-}" ]; then
+    run readme $pgv /usr/bin/python3 test/readme/readme_test.py --self-test README.md || suite_failed=$((suite_failed + 1))
+    count readme "$log/readme.out" '^ok [0-9]+' '^not ok [0-9]+'
+fi
+
 # a suite that died without reporting a failed test still counts as one
 failed=$((failed + (suite_failed > 0 && failed == 0 ? suite_failed : 0)))
 echo "$passed passed, $failed failed"

@@ -146,7 +146,9 @@ def main():
     ap.add_argument("--history-days", type=int, default=365, help="daily snapshots per listener")
     ap.add_argument("--history-samples", type=int, default=40, help="calls timed per function")
     ap.add_argument("--quick", action="store_true",
-                    help="small runs: 100 pages; rank history 4 listeners x 90 days, 10 calls")
+                    help="small runs of all four benchmarks (100 pages; rank history 4 listeners x 90 days, "
+                         "10 calls; 5,000 extraction rows): checks that they run; the ratios are not "
+                         "comparable to the README's figures")
     ap.add_argument("--extract-rows", type=int, default=82764,
                     help="track objects per table in the extraction benchmark")
     a = ap.parse_args()
@@ -155,27 +157,42 @@ def main():
         a.pages, a.e2e_pages, a.concurrent_pages = 100, 10, 80
         a.extract_rows = 5000
     only = set(a.only or ["save_track", "ingest", "history", "extract"])
+    quick_warning = ("--quick: every benchmark runs at a small scale, where calls take a few ms and "
+                     "their timings swing from run to run; the ratios and 'met'/'NOT met' of this run are "
+                     "not comparable to the figures in README.md (run without --quick for those)")
+    if a.quick:
+        print("WARNING: " + quick_warning, flush=True)
+    started = time.perf_counter()
     conn = connect()
     cur = conn.cursor()
     cur.execute("CREATE EXTENSION IF NOT EXISTS music_tm")
     cur.execute("SET max_parallel_workers_per_gather = 0")
     report = Report()
+    took = []
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        fn()
+        took.append(f"{name} {(time.perf_counter() - t0) / 60:.1f} min")
+
     if "save_track" in only:
-        load_sample(cur, a.days)
-        bench_save_track(cur, report, a.repeat)
+        timed("save_track", lambda: (load_sample(cur, a.days), bench_save_track(cur, report, a.repeat)))
     if "ingest" in only:
         import ingest
-        ingest.run(cur, report, a.pages, a.e2e_pages, a.concurrent_pages, a.repeat)
+        timed("ingest", lambda: ingest.run(cur, report, a.pages, a.e2e_pages, a.concurrent_pages, a.repeat))
     if "history" in only:
         import history
-        history.run(cur, report, a.history_listeners, a.history_days,
-                    a.history_samples, a.repeat)
+        timed("history", lambda: history.run(cur, report, a.history_listeners, a.history_days,
+                                             a.history_samples, a.repeat))
     if "extract" in only:
         import extract
         print(f"\nJSONB extraction, {a.extract_rows} TOASTed track objects per table:")
-        extract.bench_extract(cur, report, a.repeat, a.extract_rows)
+        timed("extract", lambda: extract.bench_extract(cur, report, a.repeat, a.extract_rows))
     missed = [r for r in report.rows if r[3] == "NOT met"]
     print(f"{len(report.rows)} ratios, {len(missed)} targets not met")
+    print(f"took {(time.perf_counter() - started) / 60:.1f} min ({', '.join(took)})")
+    if a.quick:
+        print("WARNING: " + quick_warning)
 
 
 if __name__ == "__main__":
