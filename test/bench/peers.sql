@@ -21,11 +21,11 @@ LANGUAGE sql STABLE AS $$
            lag(e.rank) OVER w AS prev,
            row_number() OVER w AS n
     FROM music_tm.charts c
-    LEFT JOIN music_tm.chart_entries e
+    LEFT JOIN public.bench_entries e
            ON e.listener = c.listener AND e.time_range = c.time_range
           AND e.snapshot_date = c.snapshot_date AND e.track_id = p_track
     WHERE c.listener = p_listener AND c.time_range = p_range
-      AND c.snapshot_date >= (SELECT min(x.snapshot_date) FROM music_tm.chart_entries x
+      AND c.snapshot_date >= (SELECT min(x.snapshot_date) FROM public.bench_entries x
                               WHERE x.listener = p_listener AND x.time_range = p_range
                                 AND x.track_id = p_track)
     WINDOW w AS (ORDER BY c.snapshot_date))
@@ -57,7 +57,7 @@ LANGUAGE sql STABLE AS $$
            lag(e.snapshot_date) OVER t AS prev_seen, lag(e.rank) OVER t AS prev_rank,
            min(e.rank) OVER t AS peak, count(*) OVER t AS periods,
            first_value(e.snapshot_date) OVER t AS debut
-    FROM music_tm.chart_entries e JOIN dates d ON d.snapshot_date = e.snapshot_date
+    FROM public.bench_entries e JOIN dates d ON d.snapshot_date = e.snapshot_date
     WHERE e.listener = p_listener AND e.time_range = p_range
     WINDOW t AS (PARTITION BY e.track_id ORDER BY e.snapshot_date))
   SELECT h.snapshot_date, h.rank, h.track_id,
@@ -88,7 +88,7 @@ LANGUAGE sql STABLE AS $$
     SELECT e.track_id, e.snapshot_date, e.rank, d.n, d.total,
            d.n - row_number() OVER (PARTITION BY e.track_id ORDER BY e.snapshot_date) AS island,
            min(e.rank) OVER (PARTITION BY e.track_id) AS peak
-    FROM music_tm.chart_entries e JOIN d ON d.snapshot_date = e.snapshot_date
+    FROM public.bench_entries e JOIN d ON d.snapshot_date = e.snapshot_date
     WHERE e.listener = p_listener AND e.time_range = p_range),
   islands AS (
     SELECT e.track_id, count(*) AS len, max(e.n) AS last_n, max(e.total) AS total
@@ -124,7 +124,7 @@ LANGUAGE sql STABLE AS $$
     SELECT e.track_id, e.snapshot_date, e.rank, d.n, d.total,
            d.n - row_number() OVER (ORDER BY e.snapshot_date) AS island,
            min(e.rank) OVER () AS peak
-    FROM music_tm.chart_entries e JOIN d ON d.snapshot_date = e.snapshot_date
+    FROM public.bench_entries e JOIN d ON d.snapshot_date = e.snapshot_date
     WHERE e.listener = p_listener AND e.time_range = p_range AND e.track_id = p_track),
   islands AS (
     SELECT count(*) AS len, max(e.n) AS last_n, max(e.total) AS total
