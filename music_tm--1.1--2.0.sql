@@ -211,7 +211,7 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'record_top_tracks'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off;
+SET enable_seqscan = off SET enable_bitmapscan = off;
 COMMENT ON FUNCTION music_tm.record_top_tracks(music_tm.time_range, jsonb, date, text, boolean) IS
   'Record one GET /v1/me/top/tracks page (paging object or array of tracks) in one call: upsert its tracks, replace its rank range of the chart, return counts of what changed; a page with no items records nothing unless record_empty';
 
@@ -220,26 +220,27 @@ COMMENT ON FUNCTION music_tm.record_top_tracks(music_tm.time_range, jsonb, date,
 -- through the index it is written for (a primary key), but a kept plan is
 -- made once, from the statistics of that moment: in a database analyzed
 -- while small, the planner rightly prefers a sequential scan of a page or
--- two, and the plan stays after the tables grow.  Every function that runs
--- statements therefore plans them with sequential scans priced out; each
--- statement has an index that serves it, so nothing else changes (the
--- setting applies to the function's own statements only, and is checked for
--- every statement in every state by the regression test plans).
+-- two, and the plan stays after the tables grow; a bitmap scan of a series
+-- then needs a sort of its wide chart rows.  Every function that runs
+-- statements therefore plans them with sequential and bitmap scans priced
+-- out: each statement has an index that serves it, in the order it wants
+-- (the settings apply to the function's own statements only, and are checked
+-- for every statement in every state by the regression test plans).
 --
-ALTER FUNCTION music_tm.save_track(jsonb) SET enable_seqscan = off;
+ALTER FUNCTION music_tm.save_track(jsonb) SET enable_seqscan = off SET enable_bitmapscan = off;
 ALTER FUNCTION music_tm.save_snapshot_row(text, date, music_tm.time_range, integer, text)
-    SET enable_seqscan = off;
-ALTER FUNCTION music_tm.rank_history(text, music_tm.time_range, text) SET enable_seqscan = off;
-ALTER FUNCTION music_tm.chart_as_of(date, music_tm.time_range, text) SET enable_seqscan = off;
-ALTER FUNCTION music_tm.chart_diff(date, date, music_tm.time_range, text) SET enable_seqscan = off;
-ALTER FUNCTION music_tm.chart_churn(date, date, music_tm.time_range, text) SET enable_seqscan = off;
-ALTER FUNCTION music_tm.run_stats(text, music_tm.time_range, text) SET enable_seqscan = off;
-ALTER FUNCTION music_tm.all_run_stats(music_tm.time_range, text) SET enable_seqscan = off;
-ALTER FUNCTION music_tm.artist_history(text, music_tm.time_range, text) SET enable_seqscan = off;
-ALTER FUNCTION music_tm.artist_run_stats(text, music_tm.time_range, text) SET enable_seqscan = off;
-ALTER FUNCTION music_tm.sparkline(text, music_tm.time_range, text, date, date) SET enable_seqscan = off;
+    SET enable_seqscan = off SET enable_bitmapscan = off;
+ALTER FUNCTION music_tm.rank_history(text, music_tm.time_range, text) SET enable_seqscan = off SET enable_bitmapscan = off;
+ALTER FUNCTION music_tm.chart_as_of(date, music_tm.time_range, text) SET enable_seqscan = off SET enable_bitmapscan = off;
+ALTER FUNCTION music_tm.chart_diff(date, date, music_tm.time_range, text) SET enable_seqscan = off SET enable_bitmapscan = off;
+ALTER FUNCTION music_tm.chart_churn(date, date, music_tm.time_range, text) SET enable_seqscan = off SET enable_bitmapscan = off;
+ALTER FUNCTION music_tm.run_stats(text, music_tm.time_range, text) SET enable_seqscan = off SET enable_bitmapscan = off;
+ALTER FUNCTION music_tm.all_run_stats(music_tm.time_range, text) SET enable_seqscan = off SET enable_bitmapscan = off;
+ALTER FUNCTION music_tm.artist_history(text, music_tm.time_range, text) SET enable_seqscan = off SET enable_bitmapscan = off;
+ALTER FUNCTION music_tm.artist_run_stats(text, music_tm.time_range, text) SET enable_seqscan = off SET enable_bitmapscan = off;
+ALTER FUNCTION music_tm.sparkline(text, music_tm.time_range, text, date, date) SET enable_seqscan = off SET enable_bitmapscan = off;
 ALTER FUNCTION music_tm.run_svg(text, music_tm.time_range, text, date, date, integer, integer)
-    SET enable_seqscan = off;
+    SET enable_seqscan = off SET enable_bitmapscan = off;
 
 COMMENT ON FUNCTION music_tm.save_snapshot_row(text, date, music_tm.time_range, integer, text) IS
   'Record one chart entry idempotently: the track is put at the rank (moved there if it stood elsewhere; a rank holds one track); the track must already be stored';
@@ -278,7 +279,7 @@ RETURNS TABLE (track_id text, name text, artist_name text, album_name text,
 AS 'MODULE_PATHNAME', 'track_detail'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 1
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off;
+SET enable_seqscan = off SET enable_bitmapscan = off;
 COMMENT ON FUNCTION music_tm.track_detail(text) IS
   'Display columns of a stored track plus its album release date (music_tm.release_date and its precision) and ISRC; no row for an unknown id';
 REVOKE ALL ON FUNCTION music_tm.track_detail(text) FROM PUBLIC;
