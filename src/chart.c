@@ -103,6 +103,46 @@ typedef struct AsOfSlot
 	int32		last;
 } AsOfSlot;
 
+/* What chart_as_of's walk of the series folds into. */
+typedef struct AsOfWalk
+{
+	const MtmChart *chart;
+	AsOfSlot   *slots;
+	bool		has_prev;
+	DateADT		prev_date;
+} AsOfWalk;
+
+/* One chart of the series: fold the entries of the as-of chart's tracks. */
+static void
+VisitAsOf(DateADT d, ArrayType *ids, void *arg)
+{
+	AsOfWalk   *w = arg;
+	MtmIdIter	iter;
+	int32		rank;
+	text	   *id;
+
+	mtm_ids_begin(&iter, ids);
+	while (mtm_ids_next(&iter, &rank, &id))
+	{
+		int			k = mtm_chart_find(w->chart, id);
+		AsOfSlot   *s;
+
+		if (k < 0)
+			continue;
+		s = &w->slots[k];
+		if (s->periods == 0 || rank < s->peak)
+			s->peak = rank;
+		if (s->periods == 0)
+			s->debut = d;
+		s->periods++;
+		if (w->has_prev && d == w->prev_date)
+		{
+			s->has_last = true;
+			s->last = rank;
+		}
+	}
+}
+
 /*
  * chart_as_of(as_of date, time_range music_tm.time_range, listener text)
  * returns setof (snapshot_date, rank, track_id, last_position, movement,
@@ -121,9 +161,7 @@ chart_as_of(PG_FUNCTION_ARGS)
 	DateADT		prev_date = DATEVAL_NOBEGIN;
 	bool		has_prev = false;
 	AsOfSlot   *slots;
-	MtmChartScan scan;
-	DateADT		d;
-	ArrayType  *ids;
+	AsOfWalk	walk;
 	int			i;
 
 	mtm_hist_require(fcinfo, 0, "as_of", "chart_as_of");
@@ -141,35 +179,11 @@ chart_as_of(PG_FUNCTION_ARGS)
 	}
 
 	slots = MemoryContextAllocZero(cxt, sizeof(AsOfSlot) * chart.n);
-	mtm_scan_begin(&scan, &series, DATEVAL_NOBEGIN, chart.date);
-	while (mtm_scan_next(&scan, &d, &ids))
-	{
-		MtmIdIter	iter;
-		int32		rank;
-		text	   *id;
-
-		mtm_ids_begin(&iter, ids);
-		while (mtm_ids_next(&iter, &rank, &id))
-		{
-			int			k = mtm_chart_find(&chart, id);
-			AsOfSlot   *s;
-
-			if (k < 0)
-				continue;
-			s = &slots[k];
-			if (s->periods == 0 || rank < s->peak)
-				s->peak = rank;
-			if (s->periods == 0)
-				s->debut = d;
-			s->periods++;
-			if (has_prev && d == prev_date)
-			{
-				s->has_last = true;
-				s->last = rank;
-			}
-		}
-	}
-	mtm_scan_end(&scan);
+	walk.chart = &chart;
+	walk.slots = slots;
+	walk.has_prev = has_prev;
+	walk.prev_date = prev_date;
+	mtm_scan_series(&series, DATEVAL_NOBEGIN, chart.date, VisitAsOf, &walk);
 	SPI_finish();
 
 	for (i = 0; i < chart.n; i++)

@@ -70,23 +70,14 @@ extern MtmChartWrite mtm_chart_write(const MtmSeries *s, Datum date,
 									 void *arg);
 
 /*
- * Reading: the charts of a series in date order, through a cursor, so that
- * memory stays flat however long the series.
+ * Reading: the charts of a series in date order.  visit is called once per
+ * chart, in date order, with the chart's ids as stored: they point into the
+ * table's buffer (no copy) and are valid only during the call.
  */
-typedef struct MtmChartScan
-{
-	Portal		portal;
-	MemoryContext cxt;			/* detoasted arrays of the current batch */
-	SPITupleTable *rows;
-	uint64		next;
-	uint64		nrows;
-	bool		done;
-} MtmChartScan;
+typedef void (*MtmChartVisit) (DateADT date, ArrayType *ids, void *arg);
 
-extern void mtm_scan_begin(MtmChartScan *scan, const MtmSeries *s,
-						   DateADT from, DateADT to);
-extern bool mtm_scan_next(MtmChartScan *scan, DateADT *date, ArrayType **ids);
-extern void mtm_scan_end(MtmChartScan *scan);
+extern uint64 mtm_scan_series(const MtmSeries *s, DateADT from, DateADT to,
+							  MtmChartVisit visit, void *arg);
 
 /* Walking the filled slots of a stored track_ids array. */
 typedef struct MtmIdIter

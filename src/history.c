@@ -171,51 +171,68 @@ mtm_hist_track_args(FunctionCallInfo fcinfo, const char *funcname,
  * The run has every entry of the track, also outside from..to.  Connects to
  * SPI itself.  Returns false, with no dates, when the track never charted.
  */
+/* What a walk of the series collects for one track. */
+typedef struct TrackWalk
+{
+	text	   *id;
+	DateADT		from;
+	DateADT		to;
+	MtmRun	   *run;
+	MtmDates   *dates;
+	int			cap;
+	int			dcap;
+	MemoryContext cxt;
+} TrackWalk;
+
+static void
+VisitForTrack(DateADT d, ArrayType *ids, void *arg)
+{
+	TrackWalk  *w = arg;
+	int32		rank = mtm_ids_find(ids, w->id);
+
+	if (rank > 0)
+	{
+		if (w->run->n == w->cap)
+		{
+			w->cap *= 2;
+			w->run->date = repalloc(w->run->date, sizeof(DateADT) * w->cap);
+			w->run->rank = repalloc(w->run->rank, sizeof(int32) * w->cap);
+		}
+		w->run->date[w->run->n] = d;
+		w->run->rank[w->run->n++] = rank;
+	}
+	if (d > w->to || (DATE_IS_NOBEGIN(w->from) ? w->run->n == 0 : d < w->from))
+		return;
+	if (w->dates->n == w->dcap)
+	{
+		w->dcap *= 2;
+		w->dates->date = repalloc(w->dates->date, sizeof(DateADT) * w->dcap);
+	}
+	w->dates->date[w->dates->n++] = d;
+}
+
 bool
 mtm_load_track_series(const MtmSeries *s, Datum track_id, DateADT from,
 					  DateADT to, MtmRun *run, MtmDates *dates,
 					  MemoryContext cxt)
 {
-	text	   *id = DatumGetTextPP(track_id);
-	MtmChartScan scan;
-	DateADT		d;
-	ArrayType  *ids;
-	int			cap = 64;
-	int			dcap = 64;
+	TrackWalk	w;
 
+	w.id = DatumGetTextPP(track_id);
+	w.from = from;
+	w.to = to;
+	w.run = run;
+	w.dates = dates;
+	w.cap = 64;
+	w.dcap = 64;
 	run->n = 0;
-	run->date = MemoryContextAlloc(cxt, sizeof(DateADT) * cap);
-	run->rank = MemoryContextAlloc(cxt, sizeof(int32) * cap);
+	run->date = MemoryContextAlloc(cxt, sizeof(DateADT) * w.cap);
+	run->rank = MemoryContextAlloc(cxt, sizeof(int32) * w.cap);
 	dates->n = 0;
-	dates->date = MemoryContextAlloc(cxt, sizeof(DateADT) * dcap);
+	dates->date = MemoryContextAlloc(cxt, sizeof(DateADT) * w.dcap);
 
 	SPI_connect();
-	mtm_scan_begin(&scan, s, DATEVAL_NOBEGIN, DATEVAL_NOEND);
-	while (mtm_scan_next(&scan, &d, &ids))
-	{
-		int32		rank = mtm_ids_find(ids, id);
-
-		if (rank > 0)
-		{
-			if (run->n == cap)
-			{
-				cap *= 2;
-				run->date = repalloc(run->date, sizeof(DateADT) * cap);
-				run->rank = repalloc(run->rank, sizeof(int32) * cap);
-			}
-			run->date[run->n] = d;
-			run->rank[run->n++] = rank;
-		}
-		if (d > to || (DATE_IS_NOBEGIN(from) ? run->n == 0 : d < from))
-			continue;
-		if (dates->n == dcap)
-		{
-			dcap *= 2;
-			dates->date = repalloc(dates->date, sizeof(DateADT) * dcap);
-		}
-		dates->date[dates->n++] = d;
-	}
-	mtm_scan_end(&scan);
+	mtm_scan_series(s, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitForTrack, &w);
 	SPI_finish();
 	if (run->n == 0)
 		dates->n = 0;

@@ -8,12 +8,14 @@
  * by each entry's position in the series' snapshot list.
  *
  * all_run_stats walks the series' chart rows once in date order, keeping
- * one accumulator per track in a hash table; rows come out by track id.
+ * one accumulator per track in a hash table keyed by the id (the hash table
+ * holds a pointer to its own copy, hashed and compared by content); rows
+ * come out by track id.
  *
  * An artist is matched against every artist credited on a track
  * (raw_json->'artists', by exact id or exact name), among the tracks that the
- * series ever charted; the series is then walked once and the artist's
- * tracks folded per snapshot.
+ * series ever charted (a first walk of the series collects them); a second
+ * walk folds the artist's tracks per snapshot.
  */
 #include "postgres.h"
 
@@ -37,20 +39,17 @@ PG_FUNCTION_INFO_V1(artist_history);
 PG_FUNCTION_INFO_V1(artist_run_stats);
 
 /*
- * $1 listener, $2 time_range, $3 artist id or name: the tracks the series
- * ever charted that credit the artist.
+ * $1 the tracks a series ever charted, $2 artist id or name: those of them
+ * that credit the artist (one primary key probe per id).
  */
 static MtmPlan artist_tracks_plan = {
 	"SELECT t.track_id FROM music_tm.tracks t"
-	" WHERE t.track_id IN (SELECT e.id FROM music_tm.charts c,"
-	"   pg_catalog.unnest(c.track_ids) AS e(id)"
-	"   WHERE c.listener OPERATOR(pg_catalog.=) $1"
-	"   AND c.time_range OPERATOR(pg_catalog.=) $2)"
+	" WHERE t.track_id OPERATOR(pg_catalog.=) ANY ($1)"
 	" AND ((t.raw_json OPERATOR(pg_catalog.->) 'artists')"
-	"      OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('id', $3))"
+	"      OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('id', $2))"
 	"   OR (t.raw_json OPERATOR(pg_catalog.->) 'artists')"
-	"      OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('name', $3)))",
-	3, {TEXTOID, InvalidOid, TEXTOID}, NULL, InvalidOid
+	"      OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('name', $2)))",
+	2, {TEXTARRAYOID, TEXTOID}, NULL, InvalidOid
 };
 
 #define STATS_COLS 10
@@ -145,6 +144,71 @@ TrackStatsOrder(const void *a, const void *b)
 					  VARDATA_ANY(y), VARSIZE_ANY_EXHDR(y), DEFAULT_COLLATION_OID);
 }
 
+static HTAB *
+TrackTable(const char *name, Size entrysize, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(text *);
+	ctl.entrysize = entrysize;
+	ctl.hash = TrackKeyHash;
+	ctl.match = TrackKeyMatch;
+	ctl.hcxt = cxt;
+	return hash_create(name, 256, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/* The entry of a track, made on first sight with a copy of its id of its own. */
+static void *
+TrackEntry(HTAB *table, text *id, MemoryContext cxt, bool *found)
+{
+	text	  **entry = hash_search(table, &id, HASH_ENTER, found);
+
+	if (!*found)
+	{
+		/* the key pointed into the buffer: keep a copy */
+		*entry = (text *) MemoryContextAlloc(cxt, VARSIZE_ANY(id));
+		memcpy(*entry, id, VARSIZE_ANY(id));
+	}
+	return entry;
+}
+
+/* all_run_stats' walk: the dates, and one accumulator per track. */
+typedef struct AllWalk
+{
+	HTAB	   *tracks;
+	MtmDates	dates;
+	int			dcap;
+	MemoryContext cxt;
+} AllWalk;
+
+static void
+VisitAll(DateADT d, ArrayType *ids, void *arg)
+{
+	AllWalk    *w = arg;
+	MtmIdIter	iter;
+	int32		rank;
+	text	   *id;
+
+	if (w->dates.n == w->dcap)
+	{
+		w->dcap *= 2;
+		w->dates.date = repalloc(w->dates.date, sizeof(DateADT) * w->dcap);
+	}
+	w->dates.date[w->dates.n++] = d;
+	mtm_ids_begin(&iter, ids);
+	while (mtm_ids_next(&iter, &rank, &id))
+	{
+		bool		found;
+		TrackStats *ts = TrackEntry(w->tracks, id, w->cxt, &found);
+
+		if (!found)
+			mtm_stats_init(&ts->st);
+		mtm_stats_add(&ts->st, w->dates.n - 1, d, rank);
+	}
+}
+
 /*
  * all_run_stats(time_range, listener) returns the rows of run_stats for
  * every track the series ever charted, by track id.
@@ -155,16 +219,11 @@ all_run_stats(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext cxt = CurrentMemoryContext;
 	MtmSeries	series;
-	MtmDates	dates;
-	MtmChartScan scan;
-	HASHCTL		ctl;
+	AllWalk		w;
 	HTAB	   *tracks;
 	HASH_SEQ_STATUS seq;
 	TrackStats *ts;
 	TrackStats **sorted;
-	DateADT		d;
-	ArrayType  *ids;
-	int			dcap = 64;
 	long		ntracks;
 	long		i;
 
@@ -173,48 +232,15 @@ all_run_stats(PG_FUNCTION_ARGS)
 	mtm_hist_series(fcinfo, 0, 1, &series);
 	InitMaterializedSRF(fcinfo, 0);
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(text *);
-	ctl.entrysize = sizeof(TrackStats);
-	ctl.hash = TrackKeyHash;
-	ctl.match = TrackKeyMatch;
-	ctl.hcxt = cxt;
-	tracks = hash_create("music_tm all_run_stats", 256, &ctl,
-						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	dates.n = 0;
-	dates.date = MemoryContextAlloc(cxt, sizeof(DateADT) * dcap);
+	tracks = TrackTable("music_tm all_run_stats", sizeof(TrackStats), cxt);
+	w.tracks = tracks;
+	w.cxt = cxt;
+	w.dcap = 64;
+	w.dates.n = 0;
+	w.dates.date = MemoryContextAlloc(cxt, sizeof(DateADT) * w.dcap);
 
 	SPI_connect();
-	mtm_scan_begin(&scan, &series, DATEVAL_NOBEGIN, DATEVAL_NOEND);
-	while (mtm_scan_next(&scan, &d, &ids))
-	{
-		MtmIdIter	iter;
-		int32		rank;
-		text	   *id;
-
-		if (dates.n == dcap)
-		{
-			dcap *= 2;
-			dates.date = repalloc(dates.date, sizeof(DateADT) * dcap);
-		}
-		dates.date[dates.n++] = d;
-		mtm_ids_begin(&iter, ids);
-		while (mtm_ids_next(&iter, &rank, &id))
-		{
-			bool		found;
-
-			ts = hash_search(tracks, &id, HASH_ENTER, &found);
-			if (!found)
-			{
-				/* the key pointed into the batch: keep a copy of its own */
-				ts->track_id = (text *) MemoryContextAlloc(cxt, VARSIZE_ANY(id));
-				memcpy(ts->track_id, id, VARSIZE_ANY(id));
-				mtm_stats_init(&ts->st);
-			}
-			mtm_stats_add(&ts->st, dates.n - 1, d, rank);
-		}
-	}
-	mtm_scan_end(&scan);
+	mtm_scan_series(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitAll, &w);
 	SPI_finish();
 
 	ntracks = hash_get_num_entries(tracks);
@@ -227,7 +253,7 @@ all_run_stats(PG_FUNCTION_ARGS)
 	for (i = 0; i < ntracks; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		PutStats(rsinfo, PointerGetDatum(sorted[i]->track_id), &sorted[i]->st, &dates);
+		PutStats(rsinfo, PointerGetDatum(sorted[i]->track_id), &sorted[i]->st, &w.dates);
 	}
 	hash_destroy(tracks);
 	return (Datum) 0;
@@ -250,19 +276,88 @@ TextPtrOrder(const void *a, const void *b)
 	return mtm_text_cmp(*(text *const *) a, *(text *const *) b);
 }
 
+/* First walk: every track the series charted, once. */
+typedef struct SeenWalk
+{
+	HTAB	   *seen;
+	MemoryContext cxt;
+} SeenWalk;
+
+static void
+VisitSeen(DateADT d, ArrayType *ids, void *arg)
+{
+	SeenWalk   *w = arg;
+	MtmIdIter	iter;
+	int32		rank;
+	text	   *id;
+	bool		found;
+
+	mtm_ids_begin(&iter, ids);
+	while (mtm_ids_next(&iter, &rank, &id))
+		TrackEntry(w->seen, id, w->cxt, &found);
+}
+
+/* Second walk: per snapshot, the artist's tracks on it and the best placed. */
+typedef struct ArtistWalk
+{
+	ArtistSeries *a;
+	text	  **ids;			/* the artist's tracks, sorted */
+	int			cap;
+} ArtistWalk;
+
+static void
+VisitArtist(DateADT d, ArrayType *chart_ids, void *arg)
+{
+	ArtistWalk *w = arg;
+	ArtistSeries *a = w->a;
+	MtmIdIter	iter;
+	int32		rank;
+	text	   *id;
+	int			o = a->dates.n;
+
+	if (o == w->cap)
+	{
+		a->dates.date = repalloc(a->dates.date, sizeof(DateADT) * w->cap * 2);
+		a->count = repalloc(a->count, sizeof(int32) * w->cap * 2);
+		a->best = repalloc(a->best, sizeof(int32) * w->cap * 2);
+		a->best_id = repalloc(a->best_id, sizeof(text *) * w->cap * 2);
+		w->cap *= 2;
+	}
+	a->dates.date[o] = d;
+	a->count[o] = 0;
+	a->dates.n++;
+	mtm_ids_begin(&iter, chart_ids);
+	while (mtm_ids_next(&iter, &rank, &id))
+	{
+		text	  **hit = bsearch(&id, w->ids, a->ntracks, sizeof(text *), TextPtrOrder);
+
+		if (hit == NULL)
+			continue;
+		/* ranks come in order: the first of the artist's is the best */
+		if (a->count[o] == 0)
+		{
+			a->best[o] = rank;
+			a->best_id[o] = *hit;
+		}
+		a->count[o]++;
+	}
+}
+
 static void
 LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	MtmSeries	series;
-	Datum		values[3];
+	Datum		values[2];
 	text	  **ids;
 	uint64		r;
 	int			i;
-	int			cap;
-	MtmChartScan scan;
-	DateADT		d;
-	ArrayType  *chart_ids;
+	SeenWalk	seen;
+	ArtistWalk	walk;
+	long		nseen;
+	Datum	   *charted;
+	HASH_SEQ_STATUS seq;
+	text	  **entry;
 
 	mtm_hist_require(fcinfo, 0, "artist", funcname);
 	mtm_hist_require(fcinfo, 1, "time_range", funcname);
@@ -272,11 +367,27 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 	a->first = -1;
 
 	SPI_connect();
-	values[0] = series.listener;
-	values[1] = series.range;
-	values[2] = PG_GETARG_DATUM(0);
-	mtm_spi_select(mtm_plan(&artist_tracks_plan, series.range_type), values,
-				   NULL, "music_tm.tracks");
+
+	/* the tracks the series ever charted, then those crediting the artist */
+	seen.seen = TrackTable("music_tm artist", sizeof(text *), cxt);
+	seen.cxt = cxt;
+	mtm_scan_series(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitSeen, &seen);
+	nseen = hash_get_num_entries(seen.seen);
+	if (nseen == 0)
+	{
+		SPI_finish();
+		return;
+	}
+	charted = MemoryContextAlloc(cxt, sizeof(Datum) * nseen);
+	r = 0;
+	hash_seq_init(&seq, seen.seen);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		charted[r++] = PointerGetDatum(*entry);
+	values[0] = PointerGetDatum(construct_array(charted, (int) nseen, TEXTOID, -1,
+												false, TYPALIGN_INT));
+	values[1] = PG_GETARG_DATUM(0);
+	mtm_spi_select(mtm_plan(&artist_tracks_plan, InvalidOid), values, NULL,
+				   "music_tm.tracks");
 	a->ntracks = (int) SPI_processed;
 	if (a->ntracks == 0)
 	{
@@ -295,49 +406,16 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 	}
 	qsort(ids, a->ntracks, sizeof(text *), TextPtrOrder);
 
-	/* one walk of the series: dates, and the artist's tracks on each chart */
-	cap = 64;
+	/* the second walk: dates, and the artist's tracks on each chart */
+	walk.a = a;
+	walk.ids = ids;
+	walk.cap = 64;
 	a->dates.n = 0;
-	a->dates.date = MemoryContextAlloc(cxt, sizeof(DateADT) * cap);
-	a->count = MemoryContextAllocZero(cxt, sizeof(int32) * cap);
-	a->best = MemoryContextAllocZero(cxt, sizeof(int32) * cap);
-	a->best_id = MemoryContextAllocZero(cxt, sizeof(text *) * cap);
-	mtm_scan_begin(&scan, &series, DATEVAL_NOBEGIN, DATEVAL_NOEND);
-	while (mtm_scan_next(&scan, &d, &chart_ids))
-	{
-		MtmIdIter	iter;
-		int32		rank;
-		text	   *id;
-		int			o = a->dates.n;
-
-		if (o == cap)
-		{
-			a->dates.date = repalloc(a->dates.date, sizeof(DateADT) * cap * 2);
-			a->count = repalloc(a->count, sizeof(int32) * cap * 2);
-			a->best = repalloc(a->best, sizeof(int32) * cap * 2);
-			a->best_id = repalloc(a->best_id, sizeof(text *) * cap * 2);
-			cap *= 2;
-		}
-		a->dates.date[o] = d;
-		a->count[o] = 0;
-		a->dates.n++;
-		mtm_ids_begin(&iter, chart_ids);
-		while (mtm_ids_next(&iter, &rank, &id))
-		{
-			text	  **hit = bsearch(&id, ids, a->ntracks, sizeof(text *), TextPtrOrder);
-
-			if (hit == NULL)
-				continue;
-			/* ranks come in order: the first of the artist's is the best */
-			if (a->count[o] == 0)
-			{
-				a->best[o] = rank;
-				a->best_id[o] = *hit;
-			}
-			a->count[o]++;
-		}
-	}
-	mtm_scan_end(&scan);
+	a->dates.date = MemoryContextAlloc(cxt, sizeof(DateADT) * walk.cap);
+	a->count = MemoryContextAllocZero(cxt, sizeof(int32) * walk.cap);
+	a->best = MemoryContextAllocZero(cxt, sizeof(int32) * walk.cap);
+	a->best_id = MemoryContextAllocZero(cxt, sizeof(text *) * walk.cap);
+	mtm_scan_series(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitArtist, &walk);
 	SPI_finish();
 	for (i = 0; i < a->dates.n; i++)
 		if (a->count[i] > 0)
