@@ -79,6 +79,13 @@ ALTER TABLE music_tm.charts
         AND pg_catalog.array_lower(playable_ids, 1) OPERATOR(pg_catalog.=) 1
         AND pg_catalog.cardinality(playable_ids) OPERATOR(pg_catalog.=) pg_catalog.cardinality(track_ids));
 
+-- A chart row stays in the table up to about 8 KB (some 290 ranks): a chart
+-- of Spotify's 99 ranks is 2.8 KB of ids, which by default would be moved
+-- out of line into TOAST (ids do not compress), making every read of it a
+-- TOAST fetch.  Inline, a walk of a series reads each chart where it lies
+-- (about 2x faster, measured), for about a quarter more space per entry.
+ALTER TABLE music_tm.charts SET (toast_tuple_target = 8160);
+
 COMMENT ON TABLE music_tm.charts IS
   'One row per recorded chart: a listener''s top tracks of one time range on one date, in rank order';
 COMMENT ON COLUMN music_tm.charts.track_ids IS
