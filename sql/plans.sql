@@ -51,10 +51,12 @@ PREPARE scan(text, music_tm.time_range, date, date) AS SELECT snapshot_date, tra
 PREPARE at(text, music_tm.time_range, date) AS SELECT snapshot_date, track_ids FROM music_tm.charts
  WHERE listener OPERATOR(pg_catalog.=) $1 AND time_range OPERATOR(pg_catalog.=) $2
  AND snapshot_date OPERATOR(pg_catalog.<=) $3 ORDER BY snapshot_date DESC LIMIT 2;
-PREPARE dates(text, music_tm.time_range, date, date) AS SELECT snapshot_date FROM music_tm.charts
- WHERE listener OPERATOR(pg_catalog.=) $1 AND time_range OPERATOR(pg_catalog.=) $2
- AND snapshot_date OPERATOR(pg_catalog.>=) $3 AND snapshot_date OPERATOR(pg_catalog.<=) $4
- ORDER BY snapshot_date;
+PREPARE artist_tracks(text[], text) AS SELECT t.track_id FROM music_tm.tracks t
+ WHERE t.track_id OPERATOR(pg_catalog.=) ANY ($1)
+ AND ((t.raw_json OPERATOR(pg_catalog.->) 'artists')
+      OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('id', $2))
+   OR (t.raw_json OPERATOR(pg_catalog.->) 'artists')
+      OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('name', $2)));
 
 CREATE TABLE pg_temp.checks (state text, mode text, stmt text, scans text, ok boolean);
 CREATE FUNCTION pg_temp.report(label text) RETURNS TABLE (state text, mode text, stmt text, scans text)
@@ -73,12 +75,12 @@ BEGIN
             $q$upd('l1', 'short_term', '2026-01-05', '{a}', NULL)$q$,
             $q$scan('l1', 'short_term', '-infinity', 'infinity')$q$,
             $q$at('l1', 'short_term', '2026-01-05')$q$,
-            $q$dates('l1', 'short_term', '-infinity', 'infinity')$q$] LOOP
+            $q$artist_tracks('{a,b,c}', 'Someone')$q$] LOOP
             state := label; mode := replace(m, '_plan', ''); stmt := split_part(s, '(', 1);
             scans := pg_temp.scans('EXECUTE ' || s);
             INSERT INTO pg_temp.checks VALUES (state, mode, stmt, scans,
                 scans ~ ('^(Index|Index Only) Scan using '
-                         || CASE WHEN stmt IN ('hashes', 'track_exists') THEN 'tracks_pkey' ELSE 'charts_pkey' END
+                         || CASE WHEN stmt IN ('hashes', 'track_exists', 'artist_tracks') THEN 'tracks_pkey' ELSE 'charts_pkey' END
                          || ' on [a-z]+$'));
             RETURN NEXT;
         END LOOP;

@@ -4,6 +4,12 @@
  *		write it, for the ingest and history families.
  *
  * Writing a chart is read, edit in C, write back, one row:
+ *	0. take a transaction-scoped lock on the chart's key (listener, range,
+ *	   date) in the lock manager (an advisory lock of music_tm's own kind,
+ *	   see LockChartKey): it serializes the writers of one chart even while
+ *	   its row does not exist yet, so two first recordings of one chart never
+ *	   hold each other's tracks (one would wait for the other's chart insert
+ *	   while holding tracks the other needs: a deadlock).  It writes nothing;
  *	1. lock the chart's row (SELECT ... FOR NO KEY UPDATE): writers of one
  *	   chart take turns, and each edits the chart its predecessor committed
  *	   (under READ COMMITTED the statement sees the latest row version; under
@@ -30,7 +36,9 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "nodes/params.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
@@ -86,17 +94,6 @@ static MtmPlan at_plan = {
 	" AND snapshot_date OPERATOR(pg_catalog.<=) $3"
 	" ORDER BY snapshot_date DESC LIMIT 2",
 	3, {TEXTOID, InvalidOid, DATEOID}, NULL, InvalidOid
-};
-
-/* $1 listener, $2 time_range, $3 lowest date, $4 highest date */
-static MtmPlan dates_plan = {
-	"SELECT snapshot_date FROM music_tm.charts"
-	" WHERE listener OPERATOR(pg_catalog.=) $1"
-	" AND time_range OPERATOR(pg_catalog.=) $2"
-	" AND snapshot_date OPERATOR(pg_catalog.>=) $3"
-	" AND snapshot_date OPERATOR(pg_catalog.<=) $4"
-	" ORDER BY snapshot_date",
-	4, {TEXTOID, InvalidOid, DATEOID, DATEOID}, NULL, InvalidOid
 };
 
 void
@@ -188,7 +185,29 @@ ReadSlots(HeapTuple tuple, TupleDesc desc, int col, char **out, int n)
 }
 
 /*
- * Lock the chart's row and read its slots into *stored (initialized here).
+ * The key lock of step 0.  Advisory locks are keyed by the database and 64
+ * bits; music_tm's carry 3 in the last field, which pg_advisory_lock() and
+ * its siblings never use (they use 1 and 2), so they cannot collide with an
+ * application's own advisory locks.  Two charts whose keys hash alike only
+ * wait for each other.
+ */
+static void
+LockChartKey(const MtmSeries *s, Datum date)
+{
+	text	   *listener = DatumGetTextPP(s->listener);
+	uint64		h;
+	LOCKTAG		tag;
+
+	h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(listener),
+							VARSIZE_ANY_EXHDR(listener),
+							((uint64) DatumGetObjectId(s->range) << 32) |
+							(uint32) DatumGetDateADT(date));
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h, 3);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * Lock the chart's key and row and read its slots into *stored (initialized here).
  * Returns false, with no slots, when the chart is not recorded.
  */
 bool
@@ -200,6 +219,7 @@ mtm_chart_lock(const MtmSeries *s, Datum date, MtmSlots *stored)
 	Datum		d;
 	int			n;
 
+	LockChartKey(s, date);
 	ret = SPI_execute_plan(mtm_plan(&lock_plan, s->range_type), values, NULL,
 						   false, 1);
 	if (ret != SPI_OK_SELECT)
@@ -409,26 +429,4 @@ mtm_chart_at(const MtmSeries *s, DateADT as_of, DateADT *date, ArrayType **ids,
 		*prev_date = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[1],
 												   SPI_tuptable->tupdesc, 1, &isnull));
 	return true;
-}
-
-/* Snapshot dates of a series between from and to (inclusive), ascending. */
-int
-mtm_load_dates(const MtmSeries *s, DateADT from, DateADT to, DateADT **dates,
-			   MemoryContext cxt)
-{
-	Datum		values[4] = {s->listener, s->range, DateADTGetDatum(from),
-	DateADTGetDatum(to)};
-	uint64		i;
-
-	mtm_spi_select(mtm_plan(&dates_plan, s->range_type), values, NULL,
-				   "music_tm.charts");
-	*dates = MemoryContextAlloc(cxt, sizeof(DateADT) * (SPI_processed + 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		(*dates)[i] = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
-													SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	return (int) SPI_processed;
 }

@@ -129,7 +129,5 @@ mtm_text_cmp(const text *a, const text *b)
 extern int32 mtm_ids_find(ArrayType *ids, const text *id);
 extern bool mtm_chart_at(const MtmSeries *s, DateADT as_of, DateADT *date,
 						 ArrayType **ids, DateADT *prev_date, bool *has_prev);
-extern int	mtm_load_dates(const MtmSeries *s, DateADT from, DateADT to,
-						   DateADT **dates, MemoryContext cxt);
 
 #endif							/* MUSIC_TM_CHART_STORE_H */
