@@ -14,12 +14,30 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 
+# music_tm 1.1, for the 2.0-vs-1.1 benchmark: its release commit, built as
+# the extension music_tm11 (library music_tm11.so) so that it installs next
+# to this build.  Skipped (and the benchmark says so) without the history.
+V11_COMMIT=9d898f4
+v11=$(mktemp -d /tmp/music_tm_bench_v11.XXXXXX)
+if git -C "$top" archive "$V11_COMMIT" 2>/dev/null | tar -x -C "$v11" 2>/dev/null; then
+    (cd "$v11" &&
+     for f in music_tm--*.sql; do mv "$f" "music_tm11${f#music_tm}"; done &&
+     sed "s|\$libdir/music_tm'|\$libdir/music_tm11'|" music_tm.control > music_tm11.control &&
+     rm music_tm.control &&
+     sed -i 's/^EXTENSION = music_tm$/EXTENSION = music_tm11/; s/^MODULE_big = music_tm$/MODULE_big = music_tm11/; s/music_tm--/music_tm11--/g' Makefile &&
+     make -s PG_CONFIG="$PG_CONFIG" >/dev/null) || { echo "music_tm 1.1 did not build: the 2.0-vs-1.1 benchmark is skipped"; rm -rf "$v11"; v11=""; }
+else
+    echo "no git history here: the 2.0-vs-1.1 benchmark is skipped"
+    rm -rf "$v11"; v11=""
+fi
+
 # Which files `make install` writes: install into a staging directory first.
 make -C "$top" -s PG_CONFIG="$PG_CONFIG" >/dev/null
 stage=$(mktemp -d /tmp/music_tm_bench_stage.XXXXXX)
 backup=$(mktemp -d /tmp/music_tm_bench_backup.XXXXXX)
 WORKDIR=""
 make -C "$top" -s PG_CONFIG="$PG_CONFIG" install DESTDIR="$stage" >/dev/null
+[ -z "$v11" ] || make -C "$v11" -s PG_CONFIG="$PG_CONFIG" install DESTDIR="$stage" >/dev/null
 mapfile -t installed < <(cd "$stage" && find . -type f -o -type l | sed 's/^\.//')
 mapfile -t new_dirs < <(cd "$stage" && find . -mindepth 1 -type d | sed 's/^\.//' |
                           while read -r d; do [ -d "$d" ] || echo "$d"; done | sort -r)
@@ -42,7 +60,7 @@ restore() {
     for d in "${new_dirs[@]}"; do
         $sudo rmdir "$d" 2>/dev/null || true
     done
-    rm -rf "$stage" "$backup"
+    rm -rf "$stage" "$backup" ${v11:+"$v11"}
     # the scratch copy as_user made (as root only; otherwise it ran in $top)
     if [ -n "$WORKDIR" ] && [ "$WORKDIR" != "$top" ]; then
         rm -rf "$WORKDIR"
@@ -51,6 +69,9 @@ restore() {
 trap restore EXIT
 
 build_and_install "$top"
+if [ -n "$v11" ]; then
+    $sudo make -C "$v11" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+fi
 # pg_virtualenv turns fsync off for speed; benchmarks run with the server's
 # default (fsync on), as a real database would, and with shared_buffers large
 # enough to keep the benchmark tables in memory.  (Not in a pipeline: as_user

@@ -42,7 +42,11 @@ FROM generate_series(0, %(pool)s - 1) n,
 """
 
 PEER_TABLE_SQL = """
-DROP TABLE IF EXISTS public.bench_entries;
+DROP TABLE IF EXISTS public.bench_entries, public.bench_charts;
+CREATE TABLE public.bench_charts (
+    listener text NOT NULL, time_range music_tm.time_range NOT NULL,
+    snapshot_date date NOT NULL, recorded_at timestamptz NOT NULL,
+    PRIMARY KEY (listener, time_range, snapshot_date));
 CREATE TABLE public.bench_entries (
     listener text NOT NULL, time_range music_tm.time_range NOT NULL,
     snapshot_date date NOT NULL, track_id text NOT NULL, rank integer NOT NULL,
@@ -99,9 +103,12 @@ def generate(cur, listeners, days, batch=10, log=log_flush):
         hi = min(listeners, lo + batch - 1)
         cur.execute(ENTRIES_SQL, {"lo": lo, "hi": hi, "days": days})
         cur.execute(CHARTS_SQL, {"lo": lo, "hi": hi, "days": days})
+        cur.execute("INSERT INTO public.bench_charts SELECT listener, time_range, snapshot_date, recorded_at"
+                    " FROM music_tm.charts WHERE listener IN (SELECT 'l' || l FROM generate_series(%(lo)s, %(hi)s) l)",
+                    {"lo": lo, "hi": hi})
         if listeners > batch:
             log(f"    listeners {lo}..{hi} loaded ({time.perf_counter() - t0:.0f} s)")
-    cur.execute("VACUUM (ANALYZE) music_tm.tracks, music_tm.charts, public.bench_entries")
+    cur.execute("VACUUM (ANALYZE) music_tm.tracks, music_tm.charts, public.bench_entries, public.bench_charts")
     cur.execute("SELECT count(*) FROM music_tm.chart_entries")
     entries = cur.fetchone()[0]
     cur.execute("SELECT count(*) FROM music_tm.charts")
@@ -241,12 +248,25 @@ def explain(cur, sample):
     return rows
 
 
+def storage(cur, report, entries):
+    """Bytes per chart entry: 2.0's chart rows against 1.1's layout of the same
+    charts (chart headers + one row per entry with its two indexes), table,
+    indexes and TOAST of everything that holds charts."""
+    cur.execute("SELECT pg_total_relation_size('music_tm.charts'),"
+                " pg_total_relation_size('public.bench_entries') + pg_total_relation_size('public.bench_charts')")
+    ours, old = cur.fetchone()
+    log_flush(f"storage of {entries} chart entries: music_tm 2.0 {ours / entries:.1f} bytes per entry,"
+              f" 1.1's layout {old / entries:.1f}")
+    report.size("storage: bytes per chart entry, 1.1's layout / 2.0", ours / entries, old / entries, 5.0)
+
+
 def run(cur, report, listeners=200, days=365, samples=40, repeat=3, log=log_flush):
     log(f"rank history: generating {listeners} listeners x {days} days x 3 ranges x 50 ranks ...")
     t0 = time.perf_counter()
     charts, entries, size = generate(cur, listeners, days, log=log)
     log(f"  {charts} charts, {entries} chart entries ({size}, with indexes), "
         f"generated in {time.perf_counter() - t0:.0f} s")
+    storage(cur, report, entries)
     load_peers(cur)
     prepare(cur)
     sample = pick_samples(cur, listeners, days, samples)

@@ -1,14 +1,23 @@
 """Benchmarks of snapshot upsert: record_top_tracks against its peers.
 
 Server-side (payloads already in a table, one call per page, in one session):
-  - music_tm.record_top_tracks
-  - the best set-based SQL for the same semantics: per page one
-    INSERT ... SELECT FROM jsonb_array_elements ... ON CONFLICT per table, keys
-    sorted, an IS DISTINCT FROM guard, and the DELETE of the page's rank range
-  - the limit: plain INSERT ... SELECT of the same rows, no conflict handling
-  - a floor: the limit plus only the mandated work (read the stored hashes
-    first, hash each track), to show what that work alone costs
-First ingest (empty tables) and replay (the same pages again).
+  - music_tm.record_top_tracks (2.0: a chart is one row)
+  - the best set-based SQL for the same semantics on the seed's layout (one
+    row per entry, with the keys and indexes music_tm 1.1 gave it): per page
+    one INSERT ... SELECT FROM jsonb_array_elements ... ON CONFLICT per
+    table, keys sorted, an IS DISTINCT FROM guard, and the DELETE of the
+    page's rank range
+  - the best set-based SQL we could write for music_tm 2.0's own layout: the
+    same tracks upsert, then the chart row read, merged and written back by
+    SQL
+  - the limit of the seed's layout: plain INSERT ... SELECT of the same rows,
+    no conflict handling
+  - a floor: that limit plus only the mandated work (read the stored hashes
+    first, hash each track)
+First ingest and replay (the same pages again), each in two states of the
+database: freshly created, and in use (100 days of other listeners' charts
+recorded by each contender, then ANALYZE); the worse ratio of the two is the
+one held against the target.
 
 End to end from Python: one record_top_tracks call per page against the seed
 app's pattern (seed 000: save_track for every track, each its own INSERT ...
@@ -29,18 +38,88 @@ import psycopg2
 import gen_sample
 
 PEER_SCHEMA = """
-DROP TABLE IF EXISTS peer_entries, peer_charts, peer_tracks;
-DROP FUNCTION IF EXISTS peer_record, peer_record_elements, plain_record, floor_record;
--- Copies of music_tm's own tables (columns, generated columns, indexes,
--- keys), so that every contender pays for the same storage.  The peers do
--- not compute content hashes, so that column may stay NULL in the copy.
+DROP TABLE IF EXISTS peer_entries, peer_charts, peer_tracks, peer2_charts, peer2_tracks;
+DROP FUNCTION IF EXISTS peer_record, peer_record_elements, plain_record, floor_record, peer2_record;
+-- The seed's layout, one row per entry, with the keys and indexes music_tm
+-- 1.1 gave it; tracks as music_tm stores them.  The peers do not compute
+-- content hashes, so that column may stay NULL in the copies.
 CREATE TABLE peer_tracks (LIKE music_tm.tracks INCLUDING ALL);
 ALTER TABLE peer_tracks ALTER COLUMN content_hash DROP NOT NULL;
-CREATE TABLE peer_charts (LIKE music_tm.charts INCLUDING ALL);
-CREATE TABLE peer_entries (LIKE music_tm.chart_entries INCLUDING ALL,
-    FOREIGN KEY (track_id) REFERENCES peer_tracks,
+CREATE TABLE peer_charts (
+    listener text NOT NULL, time_range music_tm.time_range NOT NULL,
+    snapshot_date date NOT NULL, recorded_at timestamptz NOT NULL,
+    PRIMARY KEY (listener, time_range, snapshot_date));
+CREATE TABLE peer_entries (
+    listener text NOT NULL, time_range music_tm.time_range NOT NULL,
+    snapshot_date date NOT NULL, track_id text NOT NULL REFERENCES peer_tracks,
+    rank integer NOT NULL, playable_id text,
+    PRIMARY KEY (listener, time_range, track_id, snapshot_date) INCLUDE (rank),
     FOREIGN KEY (listener, time_range, snapshot_date) REFERENCES peer_charts ON DELETE CASCADE);
+CREATE INDEX ON peer_entries (listener, time_range, snapshot_date, rank) INCLUDE (track_id);
+-- music_tm 2.0's own layout, for the SQL peer written for it
+CREATE TABLE peer2_tracks (LIKE music_tm.tracks INCLUDING ALL);
+ALTER TABLE peer2_tracks ALTER COLUMN content_hash DROP NOT NULL;
+CREATE TABLE peer2_charts (LIKE music_tm.charts INCLUDING ALL) WITH (toast_tuple_target = 8160);
 
+-- The best set-based SQL we could write for 2.0's layout: the tracks as the
+-- seed-layout peer stores them, then the chart row locked, merged in one
+-- statement (the page's range replaced, its tracks moved out of other
+-- ranks, trailing empty ranks trimmed) and written back when it changed.
+CREATE FUNCTION peer2_record(tr music_tm.time_range, payload jsonb, d date, who text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    off int := coalesce((payload->>'offset')::int, 0);
+    n int := jsonb_array_length(payload->'items');
+    ids text[]; pids text[]; ranks int[]; items jsonb[];
+    old_ids text[]; old_p text[]; new_ids text[]; new_p text[];
+    found_chart boolean;
+BEGIN
+    SELECT array_agg(cid ORDER BY cid), array_agg(nullif(item->>'id', cid) ORDER BY cid),
+           array_agg(rnk ORDER BY cid), array_agg(item ORDER BY cid)
+    INTO ids, pids, ranks, items
+    FROM (SELECT DISTINCT ON (cid) cid, off + o::int AS rnk, item
+          FROM jsonb_array_elements(payload->'items') WITH ORDINALITY AS e(item, o),
+               LATERAL (SELECT coalesce(item->'linked_from'->>'id', item->>'id') AS cid) c
+          WHERE jsonb_typeof(item) = 'object' AND NOT coalesce((item->>'is_local')::boolean, false)
+          ORDER BY cid, o) p;
+
+    SELECT c.track_ids, c.playable_ids INTO old_ids, old_p FROM peer2_charts c
+    WHERE (c.listener, c.time_range, c.snapshot_date) = (who, tr, d) FOR NO KEY UPDATE;
+    found_chart := FOUND;
+
+    INSERT INTO peer2_tracks AS t (track_id, name, artist_name, album_name, duration_ms,
+                                   spotify_url, raw_json, created_at, updated_at)
+    SELECT u.id, u.item->>'name', u.item->'artists'->0->>'name', u.item->'album'->>'name',
+           (u.item->>'duration_ms')::int, u.item->'external_urls'->>'spotify', u.item, now(), now()
+    FROM unnest(ids, items) AS u(id, item)
+    ON CONFLICT (track_id) DO UPDATE SET
+        name = EXCLUDED.name, artist_name = EXCLUDED.artist_name, album_name = EXCLUDED.album_name,
+        duration_ms = EXCLUDED.duration_ms, spotify_url = EXCLUDED.spotify_url,
+        raw_json = EXCLUDED.raw_json, updated_at = EXCLUDED.updated_at
+    WHERE t.raw_json IS DISTINCT FROM EXCLUDED.raw_json;
+
+    SELECT array_agg(x.id ORDER BY x.r), array_agg(x.pid ORDER BY x.r)
+    INTO new_ids, new_p
+    FROM (SELECT g.r,
+                 CASE WHEN g.r BETWEEN off + 1 AND off + n THEN pg.id
+                      WHEN old_ids[g.r] = ANY (ids) THEN NULL ELSE old_ids[g.r] END AS id,
+                 CASE WHEN g.r BETWEEN off + 1 AND off + n THEN pg.pid
+                      WHEN old_ids[g.r] = ANY (ids) THEN NULL ELSE old_p[g.r] END AS pid
+          FROM generate_series(1, greatest(coalesce(cardinality(old_ids), 0), off + n)) g(r)
+          LEFT JOIN unnest(ids, ranks, pids) AS pg(id, rnk, pid) ON pg.rnk = g.r) x
+    WHERE x.r <= (SELECT max(y.r) FROM generate_series(1, greatest(coalesce(cardinality(old_ids), 0), off + n)) y(r)
+                  WHERE CASE WHEN y.r BETWEEN off + 1 AND off + n THEN y.r = ANY (ranks)
+                             ELSE old_ids[y.r] IS NOT NULL AND NOT old_ids[y.r] = ANY (ids) END);
+    IF (SELECT bool_and(v IS NULL) FROM unnest(new_p) v) IS NOT FALSE THEN
+        new_p := NULL;  -- no relinked track: no playable ids, as music_tm stores it
+    END IF;
+    IF NOT found_chart THEN
+        INSERT INTO peer2_charts VALUES (who, tr, d, now(), coalesce(new_ids, '{}'), new_p);
+    ELSIF (old_ids, old_p) IS DISTINCT FROM (coalesce(new_ids, '{}'), new_p) THEN
+        UPDATE peer2_charts SET track_ids = coalesce(new_ids, '{}'), playable_ids = new_p
+        WHERE (listener, time_range, snapshot_date) = (who, tr, d);
+    END IF;
+END $$;
 
 -- The best set-based SQL we could write for record_top_tracks' semantics
 -- (canonical ids, skipped local files and nulls, best rank wins, the page's
@@ -216,25 +295,26 @@ def make_pages(count, seed=7):
     return pages
 
 
-def load_pages(cur, pages):
-    cur.execute("DROP TABLE IF EXISTS bench_pages")
-    cur.execute("CREATE TABLE bench_pages (n int PRIMARY KEY, listener text,"
+def load_pages(cur, pages, table="bench_pages", analyze=True):
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(f"CREATE TABLE {table} (n int PRIMARY KEY, listener text,"
                 " time_range music_tm.time_range, day date, payload jsonb)")
     # stored uncompressed, so that no contender gains by detoasting fewer times
-    cur.execute("ALTER TABLE bench_pages ALTER COLUMN payload SET STORAGE EXTERNAL")
+    cur.execute(f"ALTER TABLE {table} ALTER COLUMN payload SET STORAGE EXTERNAL")
     buf = io.StringIO()
     for n, p in enumerate(pages):
         buf.write("\x02".join([str(n), p["listener"], p["time_range"], p["day"],
                                json.dumps(p["payload"], ensure_ascii=False)]) + "\n")
     buf.seek(0)
-    cur.copy_expert("COPY bench_pages FROM STDIN WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')", buf)
-    cur.execute("VACUUM ANALYZE bench_pages")
+    cur.copy_expert(f"COPY {table} FROM STDIN WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')", buf)
+    if analyze:
+        cur.execute(f"VACUUM ANALYZE {table}")
 
 
-def truncate_all(cur):
-    cur.execute("TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries,"
-                " peer_tracks, peer_charts, peer_entries")
-    cur.execute("CHECKPOINT")
+CONTENDERS = (("ours", "music_tm.record_top_tracks"), ("peer arrays", "peer_record"),
+              ("peer elements", "peer_record_elements"), ("peer 2.0 layout", "peer2_record"),
+              ("plain", "plain_record"), ("floor", "floor_record"))
+NO_REPLAY = ("plain", "floor")  # no conflict handling: they cannot replay
 
 
 def timed(cur, sql):
@@ -243,59 +323,165 @@ def timed(cur, sql):
     return time.perf_counter() - t0
 
 
+def fresh_database(name, pages):
+    """A database created for the run: extension, peers, the pages; never analyzed."""
+    admin = psycopg2.connect("")
+    admin.autocommit = True
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    admin.close()
+    conn = psycopg2.connect(dbname=name)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION music_tm")
+    cur.execute(PEER_SCHEMA)
+    load_pages(cur, pages, analyze=False)
+    return conn, cur
+
+
+def drop_database(conn, name):
+    conn.close()
+    admin = psycopg2.connect("")
+    admin.autocommit = True
+    admin.cursor().execute(f"DROP DATABASE {name}")
+    admin.close()
+
+
+def in_use_pages(days=100, listeners=5, pool=600, seed=11):
+    """Other listeners' daily pages for 100 days: tracks drawn from a pool,
+    so that most of a day's tracks are stored already (the steady state)."""
+    rng = random.Random(seed)
+    artists = [gen_sample.make_artist(rng, a) for a in gen_sample.ARTISTS]
+    tracks = [gen_sample.make_track(rng, artists, 900000 + i) for i in range(pool)]
+    start = datetime.date(2025, 9, 1)
+    out = []
+    for l in range(listeners):
+        for r in gen_sample.RANGES:
+            for d in range(days):
+                items = rng.sample(tracks, 50)
+                out.append({"listener": f"other{l}", "time_range": r,
+                            "day": (start + datetime.timedelta(days=d)).isoformat(),
+                            "payload": {"items": items, "offset": 0, "limit": 50, "total": 50}})
+    return out
+
+
+def truncate_all(cur):
+    """Back to empty tables; TRUNCATE leaves them as never analyzed."""
+    cur.execute("TRUNCATE music_tm.tracks, music_tm.charts, peer_tracks, peer_charts, peer_entries,"
+                " peer2_tracks, peer2_charts")
+    cur.execute("CHECKPOINT")
+
+
+def clear_bench_rows(cur):
+    """Remove what the benchmark pages wrote, keeping the other listeners' data."""
+    cur.execute("""
+        DELETE FROM music_tm.charts WHERE listener LIKE 'listener%';
+        DELETE FROM peer_charts WHERE listener LIKE 'listener%';
+        DELETE FROM peer2_charts WHERE listener LIKE 'listener%';
+        DELETE FROM music_tm.tracks t USING bench_tracks b WHERE t.track_id = b.id;
+        DELETE FROM peer_tracks t USING bench_tracks b WHERE t.track_id = b.id;
+        DELETE FROM peer2_tracks t USING bench_tracks b WHERE t.track_id = b.id""")
+    cur.execute("VACUUM ANALYZE music_tm.charts, music_tm.tracks, peer_charts, peer_entries, peer_tracks,"
+                " peer2_charts, peer2_tracks")
+    cur.execute("CHECKPOINT")
+
+
+def run_contenders(cur, results, state, reset):
+    for name, fn in CONTENDERS:
+        reset()
+        results[(state, name, "first")].append(timed(cur, LOOP.format(fn=fn)))
+        if name not in NO_REPLAY:
+            cur.execute("CHECKPOINT")
+            results[(state, name, "replay")].append(timed(cur, LOOP.format(fn=fn)))
+
+
+def check_same_rows(cur):
+    """music_tm and every SQL peer store the same charts and tracks."""
+    cur.execute("""
+        SELECT (SELECT count(*) FROM music_tm.chart_entries),
+          (SELECT count(*) FROM (
+             (SELECT listener, time_range::text, snapshot_date::text, track_id, rank::text, playable_id
+              FROM music_tm.chart_entries
+              EXCEPT SELECT listener, time_range::text, snapshot_date::text, track_id, rank::text, playable_id
+              FROM peer_entries)
+             UNION ALL
+             (SELECT listener, time_range::text, snapshot_date::text, track_ids::text, playable_ids::text, ''
+              FROM music_tm.charts
+              EXCEPT SELECT listener, time_range::text, snapshot_date::text, track_ids::text, playable_ids::text, ''
+              FROM peer2_charts)
+             UNION ALL
+             (SELECT track_id, name, raw_json::text, artist_name, album_name, spotify_url
+              FROM music_tm.tracks
+              EXCEPT SELECT track_id, name, raw_json::text, artist_name, album_name, spotify_url
+              FROM peer_tracks)) d)""")
+    return cur.fetchone()
+
+
 def server_side(cur, report, pages, repeat):
     print(f"record_top_tracks, server-side: {len(pages)} pages of 50 tracks (~4 KB each),"
-          f" payloads in a table, one call per page; contenders interleaved, best of {repeat}:",
-          flush=True)
-    cur.execute(PEER_SCHEMA)
-    contenders = (("ours", "music_tm.record_top_tracks"), ("peer arrays", "peer_record"),
-                  ("peer elements", "peer_record_elements"), ("plain", "plain_record"),
-                  ("floor", "floor_record"))
-    first = {name: [] for name, _ in contenders}
-    replay = {name: [] for name, _ in contenders}
-    for _ in range(repeat):
-        for name, fn in contenders:
-            truncate_all(cur)
-            first[name].append(timed(cur, LOOP.format(fn=fn)))
-            if name not in ("plain", "floor"):  # no conflict handling: they cannot replay
-                cur.execute("CHECKPOINT")
-                replay[name].append(timed(cur, LOOP.format(fn=fn)))
-    best = {name: (min(first[name]), min(replay[name]) if replay[name] else None)
-            for name, _ in contenders}
-    for name in ("peer arrays", "peer elements"):
-        print(f"  {name}: first ingest {best[name][0] * 1000:.1f} ms, replay {best[name][1] * 1000:.1f} ms")
+          f" payloads in a table, one call per page; contenders interleaved, best of {repeat},"
+          f" in a fresh database and in one in use:", flush=True)
+    results = {}
+    for state in ("fresh", "in use"):
+        for name, _ in CONTENDERS:
+            results[(state, name, "first")] = []
+            results[(state, name, "replay")] = []
 
-    # music_tm and the SQL peers must store the same rows
-    for fn in ("peer_record", "peer_record_elements"):
-        truncate_all(cur)
-        cur.execute(LOOP.format(fn="music_tm.record_top_tracks"))
-        cur.execute(LOOP.format(fn=fn))
-        cur.execute("""
-            SELECT (SELECT count(*) FROM music_tm.chart_entries),
-                   (SELECT count(*) FROM (
-                       (SELECT listener, time_range::text, snapshot_date::text, track_id, rank::text, playable_id
-                        FROM music_tm.chart_entries
-                        EXCEPT SELECT listener, time_range::text, snapshot_date::text, track_id, rank::text, playable_id
-                        FROM peer_entries)
-                       UNION ALL
-                       (SELECT track_id, name, raw_json::text, artist_name, album_name, spotify_url
-                        FROM music_tm.tracks
-                        EXCEPT SELECT track_id, name, raw_json::text, artist_name, album_name, spotify_url
-                        FROM peer_tracks)) d)""")
-        entries, differences = cur.fetchone()
-        if differences:
-            raise SystemExit(f"music_tm and {fn} stored different rows ({differences})")
-    print(f"  music_tm and both SQL peers store the same {entries} chart entries and their tracks")
+    # fresh: a new database per repetition, never analyzed
+    for rep in range(repeat):
+        conn, fcur = fresh_database("music_tm_bench_fresh", pages)
+        run_contenders(fcur, results, "fresh", lambda: truncate_all(fcur))
+        if rep == 0:
+            truncate_all(fcur)
+            for fn in ("music_tm.record_top_tracks", "peer_record", "peer2_record"):
+                fcur.execute(LOOP.format(fn=fn))
+            entries, differences = check_same_rows(fcur)
+            if differences:
+                raise SystemExit(f"music_tm and the SQL peers stored different rows ({differences})")
+            print(f"  music_tm and the SQL peers store the same {entries} chart entries and their tracks")
+        drop_database(conn, "music_tm_bench_fresh")
 
-    # the target is measured against the faster of the two SQL peers
-    peer_first = min(best["peer arrays"][0], best["peer elements"][0])
-    peer_replay = min(best["peer arrays"][1], best["peer elements"][1])
-    report.ratio("first ingest vs the faster set-based SQL peer", best["ours"][0], peer_first, 1.3)
-    report.ratio("first ingest vs plain INSERT (the limit)", best["ours"][0], best["plain"][0], 0.9)
-    report.ratio("replay vs the faster SQL peer's replay", best["ours"][1], peer_replay, 3.0)
-    report.ratio("floor: plain INSERT + hash read + hashing vs plain INSERT",
-                 best["floor"][0], best["plain"][0], None,
-                 "  (what the mandated work alone leaves of the 0.9x target)")
+    # in use: 100 days of other listeners recorded by every contender, analyzed
+    conn, ucur = fresh_database("music_tm_bench_in_use", pages)
+    others = in_use_pages()
+    load_pages(ucur, others, table="bench_other_pages")
+    for _, fn in CONTENDERS:
+        if fn not in ("plain_record", "floor_record"):
+            ucur.execute(LOOP.replace("bench_pages", "bench_other_pages").format(fn=fn))
+    # plain and floor store into the seed layout's tables too: give them the same history
+    ucur.execute("CREATE TABLE bench_tracks AS SELECT DISTINCT coalesce(i->'linked_from'->>'id', i->>'id') AS id"
+                 " FROM bench_pages, jsonb_array_elements(payload->'items') i")
+    ucur.execute("VACUUM ANALYZE")
+    print(f"  in use: {len(others)} pages of 5 other listeners over 100 days recorded by every"
+          f" contender, then ANALYZE", flush=True)
+    for rep in range(repeat):
+        run_contenders(ucur, results, "in use", lambda: clear_bench_rows(ucur))
+    drop_database(conn, "music_tm_bench_in_use")
+
+    best = {k: min(v) for k, v in results.items() if v}
+    for state in ("fresh", "in use"):
+        for name, _ in CONTENDERS:
+            line = f"  {state:6s} {name:16s} first ingest {best[(state, name, 'first')] * 1000:8.1f} ms"
+            if (state, name, "replay") in best:
+                line += f", replay {best[(state, name, 'replay')] * 1000:8.1f} ms"
+            print(line, flush=True)
+
+    def worse(peer_names, kind, target, label, note=""):
+        """The worse of the two states' ratios, against the best peer of each."""
+        ratios = []
+        for state in ("fresh", "in use"):
+            peer = min(best[(state, n, kind)] for n in peer_names)
+            ratios.append((peer / best[(state, "ours", kind)], state, best[(state, "ours", kind)], peer))
+        r, state, ours, peer = min(ratios)
+        report.ratio(f"{label} (worse state: {state})", ours, peer, target, note)
+
+    worse(("peer arrays", "peer elements"), "first", 1.3,
+          "first ingest vs the faster set-based SQL peer, seed layout")
+    worse(("plain",), "first", 1.0, "first ingest vs plain INSERT (the seed layout's limit)")
+    worse(("peer 2.0 layout",), "first", 1.1, "first ingest vs set-based SQL on the 2.0 layout")
+    worse(("peer arrays", "peer elements"), "replay", 3.0,
+          "replay vs the faster SQL peer's replay, seed layout")
+    worse(("peer 2.0 layout",), "replay", 3.0, "replay vs set-based SQL on the 2.0 layout")
 
 
 def end_to_end(report, pages):
@@ -303,7 +489,7 @@ def end_to_end(report, pages):
     conn = psycopg2.connect("")
     cur = conn.cursor()
     cur.execute(SEED_SCHEMA)
-    cur.execute("TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries")
+    cur.execute("TRUNCATE music_tm.tracks, music_tm.charts")
     conn.commit()
     texts = [json.dumps(p["payload"], ensure_ascii=False) for p in pages]
     tracks = [[json.dumps(t, ensure_ascii=False) for t in p["payload"]["items"]] for p in pages]
@@ -375,7 +561,7 @@ def concurrency(report, pages, clients=8):
     def reset():
         conn = psycopg2.connect("")
         conn.autocommit = True
-        conn.cursor().execute("TRUNCATE music_tm.tracks, music_tm.charts, music_tm.chart_entries")
+        conn.cursor().execute("TRUNCATE music_tm.tracks, music_tm.charts")
         conn.cursor().execute("CHECKPOINT")
         conn.close()
 
@@ -400,7 +586,6 @@ def concurrency(report, pages, clients=8):
 
 def run(cur, report, pages_count=1000, e2e_pages=40, concurrent_pages=400, repeat=3):
     pages = make_pages(max(pages_count, concurrent_pages))
-    load_pages(cur, pages[:pages_count])
     server_side(cur, report, pages[:pages_count], repeat)
     end_to_end(report, pages[:e2e_pages])
     concurrency(report, pages[:concurrent_pages])

@@ -50,6 +50,15 @@ class Report:
         print(f"  {name:<58} {r:6.2f}x  ({tgt}) {met}  "
               f"[music_tm {ours * 1000:.1f} ms, peer {peer * 1000:.1f} ms]{note}", flush=True)
 
+    def size(self, name, ours, peer, target=None, note=""):
+        """peer / ours for sizes in bytes: how many times smaller music_tm is."""
+        r = peer / ours if ours > 0 else float("inf")
+        met = "" if target is None else ("met" if r >= target else "NOT met")
+        tgt = "no target" if target is None else f"target >= {target:.2f}x"
+        self.rows.append((name, r, tgt, met))
+        print(f"  {name:<58} {r:6.2f}x  ({tgt}) {met}  "
+              f"[music_tm {ours:.1f} bytes, peer {peer:.1f} bytes]{note}", flush=True)
+
     def cost(self, name, ours, peer, limit=None, note=""):
         """ours / peer: what music_tm costs relative to the peer (lower is better)."""
         r = ours / peer if peer > 0 else float("inf")
@@ -121,7 +130,7 @@ def bench_save_track(cur, report, repeat):
             cur.execute(sql)
         return run
 
-    ours_first = best_of(repeat, first(OURS_LOOP, "music_tm.tracks CASCADE"))
+    ours_first = best_of(repeat, first(OURS_LOOP, "music_tm.tracks, music_tm.charts"))
     seed_first = best_of(repeat, first(SEED_LOOP, "seed_tracks"))
     ours_replay = best_of(repeat, lambda: cur.execute(OURS_LOOP))
     seed_replay = best_of(repeat, lambda: cur.execute(SEED_LOOP))
@@ -134,7 +143,8 @@ def bench_save_track(cur, report, repeat):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", action="append", choices=["save_track", "ingest", "history", "extract"],
+    ap.add_argument("--only", action="append",
+                    choices=["save_track", "ingest", "history", "extract", "versions"],
                     help="run only these benchmarks (repeatable); default: all")
     ap.add_argument("--days", type=int, default=28, help="days of sample pages (save_track)")
     ap.add_argument("--repeat", type=int, default=3)
@@ -149,6 +159,8 @@ def main():
                     help="small runs of all four benchmarks (100 pages; rank history 4 listeners x 90 days, "
                          "10 calls; 5,000 extraction rows): checks that they run; the ratios are not "
                          "comparable to the README's figures")
+    ap.add_argument("--versions-days", type=int, default=1095,
+                    help="daily pages per range of the 2.0-vs-1.1 benchmark (1095: three years)")
     ap.add_argument("--extract-rows", type=int, default=82764,
                     help="track objects per table in the extraction benchmark")
     a = ap.parse_args()
@@ -156,7 +168,8 @@ def main():
         a.history_listeners, a.history_days, a.history_samples = 4, 90, 10
         a.pages, a.e2e_pages, a.concurrent_pages = 100, 10, 80
         a.extract_rows = 5000
-    only = set(a.only or ["save_track", "ingest", "history", "extract"])
+        a.versions_days = 60
+    only = set(a.only or ["save_track", "ingest", "history", "extract", "versions"])
     quick_warning = ("--quick: every benchmark runs at a small scale, where calls take a few ms and "
                      "their timings swing from run to run; the ratios and 'met'/'NOT met' of this run are "
                      "not comparable to the figures in README.md (run without --quick for those)")
@@ -184,6 +197,15 @@ def main():
         import history
         timed("history", lambda: history.run(cur, report, a.history_listeners, a.history_days,
                                              a.history_samples, a.repeat))
+    if "versions" in only:
+        import versions
+        cur.execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'music_tm11'")
+        if cur.fetchone()[0] == 0:
+            print("\nmusic_tm 2.0 vs 1.1: SKIPPED, music_tm 1.1 is not installed as music_tm11"
+                  " (tools/bench.sh builds it from the git history)", flush=True)
+        else:
+            print()
+            timed("versions", lambda: versions.run(report, a.versions_days, 10 if a.quick else 30))
     if "extract" in only:
         import extract
         print(f"\nJSONB extraction, {a.extract_rows} TOASTed track objects per table:")

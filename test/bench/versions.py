@@ -1,0 +1,120 @@
+"""music_tm 2.0 against music_tm 1.1 on the same data: every reading function.
+
+Called from run.py (make bench, --only versions).  tools/bench.sh installs
+music_tm 1.1, built from its release commit, as the extension music_tm11
+(library music_tm11.so) next to this build; each version gets a database of
+its own, so each backend loads one library.  Both databases get the same
+charts through record_top_tracks: one listener, 3 ranges, N days of daily
+50-track pages drawn from a pool of 400 tracks that drift up and down the
+chart (the pages are the same in both; the time each version took to record
+them is printed too).  Then every reading function runs in a server-side
+loop in each database, interleaved, best of 5, on a track that charted, a
+date with a chart, an artist with tracks; the ratio is 1.1's time / 2.0's.
+"""
+import datetime
+import json
+import random
+import time
+
+import psycopg2
+
+V11, V20 = "music_tm_bench_v11", "music_tm_bench_v20"
+TRACK = "t00007xxxxxxxxxxxxxxxx"
+
+CALLS = [
+    ("rank_history", f"SELECT count(*) FROM music_tm.rank_history('{TRACK}', 'short_term', 'solo')"),
+    ("run_stats", f"SELECT count(*) FROM music_tm.run_stats('{TRACK}', 'short_term', 'solo')"),
+    ("sparkline", f"SELECT length(music_tm.sparkline('{TRACK}', 'short_term', 'solo'))"),
+    ("run_svg", f"SELECT length(music_tm.run_svg('{TRACK}', 'short_term', 'solo'))"),
+    ("chart_as_of", "SELECT count(*) FROM music_tm.chart_as_of(DATE '{mid}', 'short_term', 'solo')"),
+    ("chart_diff", "SELECT count(*) FROM music_tm.chart_diff(DATE '{mid}' - 30, DATE '{mid}', 'short_term', 'solo')"),
+    ("chart_churn", "SELECT count(*) FROM music_tm.chart_churn(DATE '{mid}' - 30, DATE '{mid}', 'short_term', 'solo')"),
+    ("all_run_stats", "SELECT count(*) FROM music_tm.all_run_stats('long_term', 'solo')"),
+    ("artist_history", "SELECT count(*) FROM music_tm.artist_history('Artist 001', 'short_term', 'solo')"),
+    ("artist_run_stats", "SELECT count(*) FROM music_tm.artist_run_stats('Artist 001', 'short_term', 'solo')"),
+    ("track_detail", f"SELECT count(*) FROM music_tm.track_detail('{TRACK}')"),
+]
+
+
+def pages(days, seed=7):
+    rng = random.Random(seed)
+    pool = [f"t{i:05d}xxxxxxxxxxxxxxxx" for i in range(400)]
+    start = datetime.date(2023, 1, 1)
+    for ri, rg in enumerate(["short_term", "medium_term", "long_term"]):
+        score = {t: rng.random() for t in pool}
+        for d in range(days):
+            for t in rng.sample(pool, 40):
+                score[t] += rng.gauss(0, 0.15 / (ri + 1))
+            top = sorted(pool, key=lambda t: -score[t])[:50]
+            items = [{"id": t, "name": t, "artists": [{"id": "a" + t[1:4], "name": "Artist " + t[1:4]}]}
+                     for t in top]
+            yield rg, json.dumps({"items": items, "offset": 0}), start + datetime.timedelta(days=d)
+
+
+def database(name, extension):
+    admin = psycopg2.connect("")
+    admin.autocommit = True
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    admin.close()
+    conn = psycopg2.connect(dbname=name)
+    conn.autocommit = True
+    conn.cursor().execute(f"CREATE EXTENSION {extension}")
+    return conn
+
+
+def drop(conns):
+    for c in conns.values():
+        c.close()
+    admin = psycopg2.connect("")
+    admin.autocommit = True
+    for name in conns:
+        admin.cursor().execute(f"DROP DATABASE {name}")
+    admin.close()
+
+
+def loop_time(conn, sql, n):
+    conn.notices.clear()
+    conn.cursor().execute(f"""DO $$ DECLARE t0 timestamptz; c bigint; BEGIN t0 := clock_timestamp();
+        FOR i IN 1..{n} LOOP EXECUTE $q${sql}$q$ INTO c; END LOOP;
+        RAISE NOTICE '%', extract(epoch from clock_timestamp() - t0); END $$""")
+    return float(conn.notices[-1].split(":")[-1].strip()) / n
+
+
+def run(report, days=1095, calls=30):
+    conns = {V11: database(V11, "music_tm11"), V20: database(V20, "music_tm")}
+    print(f"music_tm 2.0 vs 1.1: one listener x 3 ranges x {days} daily 50-track pages, recorded"
+          " through record_top_tracks in each ...", flush=True)
+    took = {}
+    for name, conn in conns.items():
+        cur = conn.cursor()
+        t0 = time.perf_counter()
+        for rg, payload, day in pages(days):
+            cur.execute("SELECT 1 FROM music_tm.record_top_tracks(%s, %s, %s, 'solo')", (rg, payload, day))
+        took[name] = time.perf_counter() - t0
+        cur.execute("VACUUM ANALYZE")
+    report.ratio(f"recording {3 * days} pages one call each (client round trips included), 1.1 / 2.0",
+                 took[V20], took[V11], None)
+    size = {}
+    for name, conn in conns.items():
+        cur = conn.cursor()
+        cur.execute("SELECT (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                    "        WHERE c.oid IN ('music_tm.charts'::regclass)"
+                    "           OR (c.relname = 'chart_entries' AND c.relkind = 'r'"
+                    "               AND c.relnamespace = 'music_tm'::regnamespace)),"
+                    " (SELECT count(*) FROM music_tm.chart_entries)")
+        size[name] = cur.fetchone()
+    print(f"  bytes per chart entry: 1.1 {size[V11][0] / size[V11][1]:.1f}, 2.0 {size[V20][0] / size[V20][1]:.1f}"
+          f" ({size[V20][1]} entries)", flush=True)
+    report.size("storage: bytes per chart entry, 1.1 / 2.0 (charts, entries, indexes, TOAST)",
+                size[V20][0] / size[V20][1], size[V11][0] / size[V11][1], 5.0)
+    mid = (datetime.date(2023, 1, 1) + datetime.timedelta(days=days * 2 // 3)).isoformat()
+    print(f"every reading function, {calls} calls in a server-side loop, best of 5, interleaved:", flush=True)
+    for name, sql in CALLS:
+        sql = sql.format(mid=mid)
+        best = {}
+        for _ in range(5):
+            for db, conn in conns.items():
+                best[db] = min(best.get(db, 1e9), loop_time(conn, sql, calls))
+        report.ratio(f"{name}: 1.1 / 2.0", best[V20], best[V11], 1.0)
+    drop(conns)
