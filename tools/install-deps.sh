@@ -9,7 +9,10 @@ packages=(
     make gcc
     libipc-run-perl             # PostgreSQL::Test::Cluster for the TAP tests
     python3 python3-psycopg2    # client tests, demo loader and benchmarks
+    python3-psycopg python3-sqlalchemy python3-asyncpg  # client tests
 )
+# the Node.js client test uses the machine's node and npm; Debian's if none
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,5 +27,7 @@ if [ "$(id -u)" -ne 0 ]; then
     sudo=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q >/dev/null
-$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+# MUSIC_TM_APT_LOCK: a lock file to hold around apt-get (shared machines)
+lock=${MUSIC_TM_APT_LOCK:+flock $MUSIC_TM_APT_LOCK}
+$sudo $lock apt-get update -q >/dev/null
+$sudo $lock apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -34,6 +34,16 @@ if [ -f "$stamp" ] && [ -x "$prefix/bin/pg_config" ]; then
 fi
 
 log() { echo "pg-build $major: $*" >&2; }
+
+# One build per version at a time; a second caller waits, then finds the
+# stamp.
+mkdir -p "$cache"
+exec 9>"$cache/pg-$major.lock"
+flock 9
+if [ -f "$stamp" ] && [ -x "$prefix/bin/pg_config" ]; then
+    echo "$prefix/bin/pg_config"
+    exit 0
+fi
 # nice: the machine's two cores are shared
 jobs=${MUSIC_TM_PG_JOBS:-2}
 run_nice() { nice -n 10 "$@"; }

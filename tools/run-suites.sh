@@ -38,7 +38,14 @@ rm -rf results output_iso tmp_check regression.diffs regression.out
 # each suite gets a throwaway cluster, unless MUSIC_TM_RUNNING_SERVER=1 says
 # that the libpq environment (PGHOST, PGPORT, ...) already names a server to
 # use (tools/asan.sh starts one with the sanitizer runtime preloaded)
-pgv="pg_virtualenv -v 15"
+# (Debian's pg_virtualenv for a packaged server, tools/with-cluster.sh for a
+# private build such as tools/pg-build.sh makes)
+major=$($PG_CONFIG --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+if [ "$($PG_CONFIG --bindir)" = "/usr/lib/postgresql/$major/bin" ]; then
+    pgv="pg_virtualenv -v $major"
+else
+    pgv="bash tools/with-cluster.sh"
+fi
 [ -n "${MUSIC_TM_RUNNING_SERVER:-}" ] && pgv=""
 suite_failed=0
 make_args=(-s PG_CONFIG="$PG_CONFIG")
