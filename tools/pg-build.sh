@@ -119,17 +119,24 @@ dsc=$(ls "$src"/${pkg}_*.dsc | head -1)
 awk '/^Checksums-Sha256:/{f=1;next} /^[^ ]/{f=0} f{print $1"  "$3}' "$dsc" | sha256sum -c --quiet - >&2
 
 # The upstream tarball as it is (Debian's patches adapt paths to its own
-# packaging, which a private prefix does not want).
+# packaging, which a private prefix does not want).  An interrupted build
+# resumes where it stopped: the tree stays until the install is complete.
 build=$cache/build-$major
-rm -rf "$build" "$prefix"
-mkdir -p "$build"
-log "unpacking $(basename "$(orig)")"
-tar -xf "$(orig)" -C "$build" --strip-components=1
+rm -rf "$prefix"
+if [ ! -f "$build/.unpacked" ]; then
+    rm -rf "$build"
+    mkdir -p "$build"
+    log "unpacking $(basename "$(orig)")"
+    tar -xf "$(orig)" -C "$build" --strip-components=1
+    touch "$build/.unpacked"
+fi
 cd "$build"
-log "configure (log: $build/configure.log)"
-run_nice ./configure --prefix="$prefix" --enable-tap-tests --enable-debug \
-    --without-icu --without-readline >configure.log 2>&1 \
-    || { tail -30 configure.log >&2; exit 1; }
+if [ ! -f config.status ] || ! grep -q -- "--prefix=$prefix" config.status; then
+    log "configure (log: $build/configure.log)"
+    run_nice ./configure --prefix="$prefix" --enable-tap-tests --enable-debug \
+        --without-icu --without-readline >configure.log 2>&1 \
+        || { tail -30 configure.log >&2; rm -f config.status; exit 1; }
+fi
 log "make (log: $build/make.log)"
 run_nice make -j"$jobs" -s >make.log 2>&1 || { tail -30 make.log >&2; exit 1; }
 {

@@ -63,6 +63,11 @@ run client $pgv /usr/bin/python3 -m unittest discover -v -s test/client -p 'test
 count client "$log/client.out" '\.\.\. ok$' '\.\.\. (FAIL|ERROR)$'
 grep -A4 "^backend memory:" "$log/client.out" || true
 
+# Node.js with node-postgres; tools/test.sh installs the locked dependencies
+[ -d test/client/node/node_modules ] || (cd test/client/node && npm ci --no-audit --no-fund >/dev/null)
+run node $pgv bash -c 'cd test/client/node && npm test' || suite_failed=$((suite_failed + 1))
+count node "$log/node.out" '^ok [0-9]+' '^not ok [0-9]+'
+
 # a suite that died without reporting a failed test still counts as one
 failed=$((failed + (suite_failed > 0 && failed == 0 ? suite_failed : 0)))
 echo "$passed passed, $failed failed"

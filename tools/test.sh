@@ -15,6 +15,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/tools/install-deps.sh"
 out=$(mktemp -d)
 status=0
+# the Node.js client test's dependencies, as its lockfile pins them
+(cd "$top/test/client/node" && npm ci --no-audit --no-fund >/dev/null)
 
 # run_version MAJOR: build and install music_tm for PostgreSQL MAJOR and run
 # every suite against it; its output goes to $out/suites-MAJOR.
