@@ -62,9 +62,13 @@ SELECT count(*) AS listener_roles FROM music_tm.listener_roles;
 -- (and the initial privileges pg_dump compares against), dump config.
 CREATE VIEW mtm_objects AS
 WITH ext AS (SELECT oid, extconfig, extcondition FROM pg_extension WHERE extname = 'music_tm'),
+-- (Array and row types made implicitly with another object are members from
+-- PostgreSQL 17 on; they follow their object, so they are left out.)
 members AS (
   SELECT d.classid, d.objid, d.objsubid FROM pg_depend d, ext
-  WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = ext.oid AND d.deptype = 'e')
+  WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = ext.oid AND d.deptype = 'e'
+    AND NOT EXISTS (SELECT FROM pg_depend i
+                    WHERE i.classid = d.classid AND i.objid = d.objid AND i.deptype = 'i'))
 SELECT 'member' AS kind, pg_describe_object(classid, objid, objsubid) AS object,
        coalesce(obj_description(objid, (SELECT relname FROM pg_class WHERE oid = classid)), '(no comment)') AS detail
 FROM members

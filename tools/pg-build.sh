@@ -49,10 +49,10 @@ jobs=${MUSIC_TM_PG_JOBS:-2}
 run_nice() { nice -n 10 "$@"; }
 
 # Build dependencies (bison and flex: since 17 the tarball has no generated
-# parsers; perl and IPC::Run for the TAP modules; zlib for
-# pg_dump -Fc).  ICU and readline are left out: nothing here needs them.
+# parsers; perl and IPC::Run for the TAP modules; zlib for pg_dump -Fc; lz4
+# and libxml2, see configure below).
 need=()
-for p in gcc make perl bison flex libipc-run-perl zlib1g-dev pkg-config dpkg-dev curl ca-certificates; do
+for p in gcc make perl bison flex libipc-run-perl zlib1g-dev liblz4-dev libxml2-dev pkg-config dpkg-dev curl ca-certificates; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -131,11 +131,19 @@ if [ ! -f "$build/.unpacked" ]; then
     touch "$build/.unpacked"
 fi
 cd "$build"
-if [ ! -f config.status ] || ! grep -q -- "--prefix=$prefix" config.status; then
+# Debian's own builds have lz4 (music_tm compresses raw_json with it) and
+# libxml (the tests parse run_svg's output with xmlparse); ICU and readline
+# are left out: nothing here needs them.
+options=(--prefix="$prefix" --enable-tap-tests --enable-debug
+         --with-lz4 --with-libxml --without-icu --without-readline)
+if [ ! -f config.status ] || [ "$(cat .music_tm-configure 2>/dev/null)" != "${options[*]}" ]; then
     log "configure (log: $build/configure.log)"
-    run_nice ./configure --prefix="$prefix" --enable-tap-tests --enable-debug \
-        --without-icu --without-readline >configure.log 2>&1 \
+    rm -f .music_tm-configure
+    run_nice ./configure "${options[@]}" >configure.log 2>&1 \
         || { tail -30 configure.log >&2; rm -f config.status; exit 1; }
+    echo "${options[*]}" > .music_tm-configure
+    # objects of an earlier configuration must not survive
+    run_nice make -s clean >/dev/null 2>&1 || true
 fi
 log "make (log: $build/make.log)"
 run_nice make -j"$jobs" -s >make.log 2>&1 || { tail -30 make.log >&2; exit 1; }

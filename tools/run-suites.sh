@@ -51,10 +51,12 @@ suite_failed=0
 make_args=(-s PG_CONFIG="$PG_CONFIG")
 
 run regress $pgv make "${make_args[@]}" installcheck ISOLATION= TAP_TESTS= || suite_failed=$((suite_failed + 1))
-count regress "$log/regress.out" '^(test | )?[a-z_]+ +\.\.\. ok' '\.\.\. FAILED|failed \(ignored\)'
+# pg_regress reports "test name ... ok" up to 15 and "ok N - name" from 16 on
+count regress "$log/regress.out" '^(test | )?[a-z_]+ +\.\.\. ok|^ok [0-9]+ +- ' \
+    '\.\.\. FAILED|failed \(ignored\)|^not ok [0-9]+ +- '
 
 run isolation $pgv make "${make_args[@]}" installcheck REGRESS= TAP_TESTS= || suite_failed=$((suite_failed + 1))
-count isolation "$log/isolation.out" '\.\.\. ok' '\.\.\. FAILED'
+count isolation "$log/isolation.out" '\.\.\. ok|^ok [0-9]+ +- ' '\.\.\. FAILED|^not ok [0-9]+ +- '
 
 run tap make "${make_args[@]}" installcheck REGRESS= ISOLATION= PROVE_FLAGS=-v || suite_failed=$((suite_failed + 1))
 count tap "$log/tap.out" '^ *ok [0-9]+' '^ *not ok [0-9]+'
