@@ -37,7 +37,7 @@ include $(PGXS)
 
 music_tm--1.1.sql: music_tm--1.0.sql music_tm--1.0--1.1.sql
 	{ echo '/* music_tm--1.1.sql: install script of music_tm 1.1, made by make from music_tm--1.0.sql and music_tm--1.0--1.1.sql */'; \
-	  sed 1d $<; sed 1,4d $(word 2,$^); } > $@
+	  sed 1d music_tm--1.0.sql; sed 1,4d music_tm--1.0--1.1.sql; } > $@
 
 .PHONY: bench
 bench:
