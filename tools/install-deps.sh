@@ -10,6 +10,7 @@ packages=(
     libipc-run-perl             # PostgreSQL::Test::Cluster for the TAP tests
     python3 python3-psycopg2    # client tests, demo loader and benchmarks
     python3-psycopg python3-sqlalchemy python3-asyncpg  # client tests
+    git dpkg-dev debhelper postgresql-server-dev-all    # the Debian package's test
 )
 # the Node.js client test uses the machine's node and npm; Debian's if none
 command -v npm >/dev/null || packages+=(nodejs npm)

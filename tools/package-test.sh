@@ -47,7 +47,12 @@ deb=$(ls "$work"/postgresql-15-music-tm_*.deb 2>/dev/null | head -1)
 check "it made postgresql-15-music-tm" test -n "$deb"
 [ -n "$deb" ] || finish
 
+# What `make install` put there earlier would hide what the package leaves
+# behind: start from a server with no music_tm at all.
+find "$($PG_CONFIG --pkglibdir)" "$($PG_CONFIG --sharedir)/extension" -maxdepth 2 \
+     -name '*music_tm*' -prune -exec rm -rf {} +
 check "dpkg -i installs the package" $lock dpkg -i "$deb"
+dpkg -L postgresql-15-music-tm > "$work/files"
 owned() { dpkg -L postgresql-15-music-tm | grep -qx "$1"; }
 check "the package owns music_tm.so" owned "$($PG_CONFIG --pkglibdir)/music_tm.so"
 check "the package owns music_tm.control" owned "$($PG_CONFIG --sharedir)/extension/music_tm.control"
@@ -84,5 +89,13 @@ leftovers() {
     [ -z "$left" ] || { echo "left behind:"; echo "$left"; return 1; }
 }
 check "nothing of it is left in the server's directories" leftovers
+files_gone() {
+    local f left=0
+    while read -r f; do
+        [ -f "$f" ] && { echo "left behind: $f"; left=1; }
+    done < "$work/files"
+    [ "$left" = 0 ]
+}
+check "none of the package's files exists" files_gone
 rm -rf "$work"
 finish

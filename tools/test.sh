@@ -55,6 +55,16 @@ printf '  %-10s %4d ok, %d failed\n' meta "$ok" "$bad"
 echo "$ok passed, $bad failed" > "$out/package"
 rm "$out/package.log"
 
+# the Debian package: built, installed, smoke-tested, purged; before the
+# suites, since the purge removes music_tm from PostgreSQL 15
+echo "=== Debian package"
+bash "$top/tools/package-test.sh" > "$out/deb.log" 2>&1 || true
+grep -qE '^[0-9]+ passed, 0 failed$' "$out/deb.log" || cat "$out/deb.log"
+read -r p n < <(summary_counts "$out/deb.log")
+echo "$p passed, $n failed" > "$out/debian"
+printf '  %-10s %4d ok, %d failed\n' deb "$p" "$n"
+rm "$out/deb.log"
+
 # MUSIC_TM_PG_VERSIONS: the versions to test, default all supported ones
 for major in ${MUSIC_TM_PG_VERSIONS:-15 17 18}; do
     run_version "$major" || status=$?
@@ -76,6 +86,7 @@ for f in "$out"/*; do
         suites-*) label="PostgreSQL ${f##*-}" ;;
         asan) label="PostgreSQL 15, ASAN" ;;
         package) label="packaging (PGXN)" ;;
+        debian) label="Debian package" ;;
     esac
     printf '  %-22s %5d passed, %d failed\n' "$label" "$p" "$n"
     passed=$((passed + p)); failed=$((failed + n))
