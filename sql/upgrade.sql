@@ -95,7 +95,8 @@ WHERE c.relnamespace = 'music_tm'::regnamespace AND a.attnum > 0 AND NOT a.attis
 UNION ALL
 SELECT 'constraint', conrelid::regclass::text || ' ' || conname,
        pg_get_constraintdef(oid) || ' deferrable=' || condeferrable || ' validated=' || convalidated
-FROM pg_constraint WHERE connamespace = 'music_tm'::regnamespace
+-- (from PostgreSQL 18 on NOT NULL is a constraint too; columns show it)
+FROM pg_constraint WHERE connamespace = 'music_tm'::regnamespace AND contype <> 'n'
 UNION ALL
 SELECT 'index', indexrelid::regclass::text, pg_get_indexdef(indexrelid)
 FROM pg_index WHERE indrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'music_tm'::regnamespace)
