@@ -11,6 +11,7 @@ packages=(
     python3 python3-psycopg2    # client tests, demo loader and benchmarks
     python3-psycopg python3-sqlalchemy python3-asyncpg  # client tests
     git dpkg-dev debhelper postgresql-server-dev-all    # the Debian package's test
+    python3-flask chromium python3-pil                  # the Flask example and its browser test
 )
 # the Node.js client test uses the machine's node and npm; Debian's if none
 command -v npm >/dev/null || packages+=(nodejs npm)

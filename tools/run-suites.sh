@@ -70,6 +70,13 @@ grep -A4 "^backend memory:" "$log/client.out" || true
 run node $pgv bash -c 'cd test/client/node && npm test' || suite_failed=$((suite_failed + 1))
 count node "$log/node.out" '^ok [0-9]+' '^not ok [0-9]+'
 
+# the Flask example in headless Chromium (not under the ASAN server: the
+# browser would inherit the preloaded runtime)
+if [ -z "${MUSIC_TM_RUNNING_SERVER:-}" ]; then
+    run browser $pgv /usr/bin/python3 -m unittest -v examples/flask/test_browser.py || suite_failed=$((suite_failed + 1))
+    count browser "$log/browser.out" '\.\.\. ok$' '\.\.\. (FAIL|ERROR)$'
+fi
+
 # a suite that died without reporting a failed test still counts as one
 failed=$((failed + (suite_failed > 0 && failed == 0 ? suite_failed : 0)))
 echo "$passed passed, $failed failed"

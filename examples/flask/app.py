@@ -41,7 +41,7 @@ TEMPLATES = {
     "chart.html": """{% extends "base.html" %}{% block title %}{{ heading }}{% endblock %}{% block body %}
 {% with extra = form %}{% include "ranges.html" %}{% endwith %}
 {% if rows %}<p>Chart of <time>{{ rows[0].snapshot_date }}</time>, {{ range }}.</p>
-<table id="chart"><thead><tr><th>#</th><th>Track</th><th>Artist</th><th>Last</th><th>Move</th><th>Peak</th><th>Weeks</th><th>Debut</th></tr></thead><tbody>
+<table id="chart"><thead><tr><th>#</th><th>Track</th><th>Artist</th><th>Last</th><th>Move</th><th>Peak</th><th>Charts</th><th>Debut</th></tr></thead><tbody>
 {% for r in rows %}<tr data-track="{{ r.track_id }}"><td class="num rank">{{ r.rank }}</td>
 <td><a href="{{ url_for('track', track_id=r.track_id, range=range) }}">{{ r.name }}</a></td><td>{{ r.artist_name or '' }}</td>
 <td class="num">{{ r.last_position or '–' }}</td><td class="{{ r.status }}">{{ r.status }}{% if r.movement %} {{ '%+d' % r.movement }}{% endif %}</td>
