@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing music_tm needs on Debian 12 (bookworm)
-# with PostgreSQL 15, skipping packages that are already there.
+# with PostgreSQL 15, skipping packages that are already there (the private
+# 17 and 18 builds included: tools/test.sh starts them in the background,
+# where an apt-get of their own could collide with the package test's dpkg).
 set -euo pipefail
 
 packages=(
@@ -12,6 +14,8 @@ packages=(
     python3-psycopg python3-sqlalchemy python3-asyncpg  # client tests
     git dpkg-dev debhelper postgresql-server-dev-all    # the Debian package's test
     python3-flask chromium python3-pil                  # the Flask example and its browser test
+    bison flex zlib1g-dev liblz4-dev libxml2-dev pkg-config curl ca-certificates
+                                # tools/pg-build.sh (PostgreSQL 17 and 18 from source)
 )
 # the Node.js client test uses the machine's node and npm; Debian's if none
 command -v npm >/dev/null || packages+=(nodejs npm)

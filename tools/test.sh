@@ -15,6 +15,18 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/tools/install-deps.sh"
 out=$(mktemp -d)
 status=0
+# The private 17 and 18 builds (cold: several minutes each on 2 cores) start
+# now, one after the other in the background, while the 15 suites run;
+# run_version's own call of pg-build.sh waits for them (it locks per version)
+# or finds them cached.
+versions=${MUSIC_TM_PG_VERSIONS:-15 17 18}
+(
+    for major in $versions; do
+        [ "$major" = 15 ] || "$top/tools/pg-build.sh" "$major" || true
+    done
+) >"$out/pg-build.log" 2>&1 &
+builder=$!
+
 # the Node.js client test's dependencies, as its lockfile pins them
 (cd "$top/test/client/node" && npm ci --no-audit --no-fund >/dev/null)
 
@@ -30,7 +42,8 @@ run_version() {
         # a private build (made once, then reused from its cache), and a
         # copy of the tree so that the objects of one version never end up
         # linked into another's build
-        pgc=$("$top/tools/pg-build.sh" "$major") || { echo "0 passed, 1 failed" > "$out/suites-$major"; return 1; }
+        pgc=$("$top/tools/pg-build.sh" "$major") ||
+            { cat "$out/pg-build.log"; echo "0 passed, 1 failed" > "$out/suites-$major"; return 1; }
         dir=$(mktemp -d /tmp/music_tm-pg$major.XXXXXX)
         cp -a "$top/." "$dir/"
         make -C "$dir" -s clean >/dev/null
@@ -66,9 +79,11 @@ printf '  %-10s %4d ok, %d failed\n' deb "$p" "$n"
 rm "$out/deb.log"
 
 # MUSIC_TM_PG_VERSIONS: the versions to test, default all supported ones
-for major in ${MUSIC_TM_PG_VERSIONS:-15 17 18}; do
+for major in $versions; do
     run_version "$major" || status=$?
 done
+wait "$builder" || true
+rm -f "$out/pg-build.log"
 if [ "${MUSIC_TM_ASAN:-1}" != 0 ]; then
     echo "=== the same suites with music_tm built under AddressSanitizer (PostgreSQL 15)"
     # the memory test's figure comes from the pass above; here its 100,000
