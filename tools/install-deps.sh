@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what building and testing music_tm needs on Debian 12 (bookworm)
-# with PostgreSQL 15, skipping packages that are already there (the private
-# 17 and 18 builds included: tools/test.sh starts them in the background,
-# where an apt-get of their own could collide with the package test's dpkg).
+# with PostgreSQL 15, skipping packages that are already there.  With --test
+# also what the test command needs (the private 17 and 18 builds' too:
+# tools/test.sh starts them in the background, where an apt-get of their own
+# could collide with the package test's dpkg).
 set -euo pipefail
 
 packages=(
@@ -11,14 +12,20 @@ packages=(
     make gcc
     libipc-run-perl             # PostgreSQL::Test::Cluster for the TAP tests
     python3 python3-psycopg2    # client tests, demo loader and benchmarks
-    python3-psycopg python3-sqlalchemy python3-asyncpg  # client tests
-    git dpkg-dev debhelper postgresql-server-dev-all    # the Debian package's test
-    python3-flask chromium python3-pil                  # the Flask example and its browser test
-    bison flex zlib1g-dev liblz4-dev libxml2-dev pkg-config curl ca-certificates
-                                # tools/pg-build.sh (PostgreSQL 17 and 18 from source)
+    python3-flask               # examples/flask
 )
-# the Node.js client test uses the machine's node and npm; Debian's if none
-command -v npm >/dev/null || packages+=(nodejs npm)
+# --test: what only the test command needs
+if [ "${1:-}" = --test ]; then
+    packages+=(
+        python3-psycopg python3-sqlalchemy python3-asyncpg  # client tests
+        git dpkg-dev debhelper postgresql-server-dev-all    # the Debian package's test
+        chromium python3-pil                                # the Flask example's browser test
+        bison flex zlib1g-dev liblz4-dev libxml2-dev pkg-config curl ca-certificates
+                                    # tools/pg-build.sh (PostgreSQL 17 and 18 from source)
+    )
+    # the Node.js client test uses the machine's node and npm; Debian's if none
+    command -v npm >/dev/null || packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -12,7 +12,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tools/common.sh"
 
-"$top/tools/install-deps.sh"
+"$top/tools/install-deps.sh" --test
 out=$(mktemp -d)
 status=0
 # The private 17 and 18 builds (cold: several minutes each on 2 cores) start
