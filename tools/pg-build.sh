@@ -11,7 +11,8 @@
 # are never touched; the upstream tarball inside the source package is built
 # with PostgreSQL's own configure into $MUSIC_TM_PG_CACHE/pg-MAJOR (default
 # /var/cache/music_tm), outside the clone.  A finished build leaves a stamp
-# file; a prefix with a stamp is reused as it is, one without is rebuilt.
+# file naming the configure options; a prefix whose stamp names the current
+# options is reused as it is, any other is rebuilt.
 #
 # Only what the suites need is built: the server and its programs (psql,
 # pg_dump, pgbench, pg_amcheck, ...), contrib's amcheck and none of the rest
@@ -28,7 +29,16 @@ esac
 cache=${MUSIC_TM_PG_CACHE:-/var/cache/music_tm}
 prefix=$cache/pg-$major
 stamp=$prefix/.music_tm-complete
-if [ -f "$stamp" ] && [ -x "$prefix/bin/pg_config" ]; then
+# Debian's own builds have lz4 (music_tm compresses raw_json with it) and
+# libxml (the tests parse run_svg's output with xmlparse); ICU and readline
+# are left out: nothing here needs them.
+options=(--prefix="$prefix" --enable-tap-tests --enable-debug
+         --with-lz4 --with-libxml --without-icu --without-readline)
+# the stamp records the options: a build made with others is not reused
+complete() {
+    [ -x "$prefix/bin/pg_config" ] && [ "$(head -1 "$stamp" 2>/dev/null)" = "${options[*]}" ]
+}
+if complete; then
     echo "$prefix/bin/pg_config"
     exit 0
 fi
@@ -40,7 +50,7 @@ log() { echo "pg-build $major: $*" >&2; }
 mkdir -p "$cache"
 exec 9>"$cache/pg-$major.lock"
 flock 9
-if [ -f "$stamp" ] && [ -x "$prefix/bin/pg_config" ]; then
+if complete; then
     echo "$prefix/bin/pg_config"
     exit 0
 fi
@@ -131,11 +141,6 @@ if [ ! -f "$build/.unpacked" ]; then
     touch "$build/.unpacked"
 fi
 cd "$build"
-# Debian's own builds have lz4 (music_tm compresses raw_json with it) and
-# libxml (the tests parse run_svg's output with xmlparse); ICU and readline
-# are left out: nothing here needs them.
-options=(--prefix="$prefix" --enable-tap-tests --enable-debug
-         --with-lz4 --with-libxml --without-icu --without-readline)
 if [ ! -f config.status ] || [ "$(cat .music_tm-configure 2>/dev/null)" != "${options[*]}" ]; then
     log "configure (log: $build/configure.log)"
     rm -f .music_tm-configure
@@ -153,7 +158,7 @@ run_nice make -j"$jobs" -s >make.log 2>&1 || { tail -30 make.log >&2; exit 1; }
     run_nice make -j"$jobs" -s -C src/test/isolation install
     run_nice make -s -C src/test/perl install
 } >install.log 2>&1 || { tail -30 install.log >&2; exit 1; }
-date -u +%FT%TZ > "$stamp"
+{ echo "${options[*]}"; basename "$(orig)"; date -u +%FT%TZ; } > "$stamp"
 log "installed in $prefix"
 cd "$cache" && rm -rf "$build"
 echo "$prefix/bin/pg_config"
