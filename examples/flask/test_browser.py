@@ -8,6 +8,7 @@ pg_virtualenv or tools/with-cluster.sh); CHROMIUM names the browser
 (default /usr/bin/chromium); MUSIC_TM_SCREENSHOT_DIR keeps the screenshots.
 """
 import html.parser
+import logging
 import os
 import subprocess
 import sys
@@ -107,6 +108,8 @@ class Browser(unittest.TestCase):
         for day in sorted(cls.days):
             daily_job.record_day(day, cls.days[day])
         from werkzeug.serving import make_server
+        # one line per request would split unittest's "test ... ok" lines
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         cls.server = make_server("127.0.0.1", 0, flask_app.app, threaded=True)
         cls.base = f"http://127.0.0.1:{cls.server.server_port}"
         threading.Thread(target=cls.server.serve_forever, daemon=True).start()
