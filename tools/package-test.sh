@@ -59,10 +59,11 @@ check "the package owns music_tm.control" owned "$($PG_CONFIG --sharedir)/extens
 
 # The smoke test: the superuser creates the extension and grants the
 # writer role to an ordinary login role, which then calls each family.
-cp "$top/test/package/smoke.sql" "$work/smoke.sql"
-chmod 644 "$work/smoke.sql"
+# (copied out: the clone may sit in a directory the postgres user cannot read)
+cp "$top/test/package/smoke.sql" "$top/tools/with-cluster.sh" "$work/"
+chmod 644 "$work/smoke.sql" "$work/with-cluster.sh"
 smoke() {
-    runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" bash "$top/tools/with-cluster.sh" bash -c '
+    cd "$work" && runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" bash "$work/with-cluster.sh" bash -c '
         set -e
         psql -X -q -v ON_ERROR_STOP=1 -c "CREATE ROLE music_app LOGIN" \
              -c "CREATE EXTENSION music_tm" -c "GRANT music_tm_writer TO music_app"
