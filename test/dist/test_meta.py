@@ -137,15 +137,17 @@ class MetaSpec(unittest.TestCase):
 @unittest.skipUnless(os.path.exists(os.path.join(TOP, ".git")), "make dist needs a git checkout")
 class Dist(unittest.TestCase):
     def test_make_dist(self):
-        meta = json.load(open(os.path.join(TOP, "META.json"), encoding="utf-8"))
+        with open(os.path.join(TOP, "META.json"), encoding="utf-8") as f:
+            meta = json.load(f)
         prefix = f"{meta['name']}-{meta['version']}/"
         with tempfile.TemporaryDirectory() as d:
             subprocess.run(["make", "-s", "-f", os.path.join(TOP, "Makefile"), "-C", d,
                             f"srcdir={TOP}", "dist"], check=True,
                            env=dict(os.environ, PG_CONFIG=os.environ.get(
                                "PG_CONFIG", "/usr/lib/postgresql/15/bin/pg_config")))
-            z = zipfile.ZipFile(os.path.join(d, prefix[:-1] + ".zip"))
-            names = set(z.namelist())
+            with zipfile.ZipFile(os.path.join(d, prefix[:-1] + ".zip")) as z:
+                names = set(z.namelist())
+                packed = json.loads(z.read(prefix + "META.json"))
             tracked = subprocess.run(["git", "-C", TOP, "ls-tree", "-r", "--name-only", "HEAD"],
                                      check=True, capture_output=True, text=True).stdout.split()
             self.assertEqual({n for n in names if not n.endswith("/")},
@@ -153,7 +155,6 @@ class Dist(unittest.TestCase):
             self.assertTrue(all(n.startswith(prefix) for n in names))
             for f in ("META.json", "Makefile", "music_tm.control", "README.md"):
                 self.assertIn(prefix + f, names)
-            packed = json.loads(z.read(prefix + "META.json"))
             self.assertEqual(packed["version"], meta["version"])
 
 
