@@ -150,6 +150,7 @@ if [ ! -f config.status ] || [ "$(cat .music_tm-configure 2>/dev/null)" != "${op
     # objects of an earlier configuration must not survive
     run_nice make -s clean >/dev/null 2>&1 || true
 fi
+started=$(date +%s)
 log "make (log: $build/make.log)"
 run_nice make -j"$jobs" -s >make.log 2>&1 || { tail -30 make.log >&2; exit 1; }
 {
@@ -159,6 +160,6 @@ run_nice make -j"$jobs" -s >make.log 2>&1 || { tail -30 make.log >&2; exit 1; }
     run_nice make -s -C src/test/perl install
 } >install.log 2>&1 || { tail -30 install.log >&2; exit 1; }
 { echo "${options[*]}"; basename "$(orig)"; date -u +%FT%TZ; } > "$stamp"
-log "installed in $prefix"
+log "installed in $prefix ($(( $(date +%s) - started )) s to build and install)"
 cd "$cache" && rm -rf "$build"
 echo "$prefix/bin/pg_config"
