@@ -52,3 +52,11 @@ bench:
 # PGXS tracks no header dependencies: rebuild every object when a header
 # changes (inline helpers live in src/common.h).
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
+
+# PGXN: `make dist` zips the committed tree (git archive of HEAD) under
+# music_tm-VERSION/, VERSION being META.json's.
+DISTVERSION = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' $(srcdir)/META.json)
+.PHONY: dist
+dist:
+	git -C $(srcdir) archive --format zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+	    -o $(CURDIR)/$(EXTENSION)-$(DISTVERSION).zip HEAD

@@ -26,12 +26,16 @@ WHERE attrelid = 'music_tm.tracks'::regclass AND attname = 'raw_json';
 SELECT unnest(extconfig)::regclass AS dumped
 FROM pg_extension WHERE extname = 'music_tm' ORDER BY 1;
 
--- every object of the extension has a comment
+-- every object of the extension has a comment (objects made implicitly
+-- with another, such as array and row types, are members from 17 on and
+-- carry no comment of their own)
 SELECT pg_describe_object(classid, objid, objsubid) AS uncommented
 FROM pg_depend d
 WHERE d.refclassid = 'pg_extension'::regclass
   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'music_tm')
   AND d.deptype = 'e'
+  AND NOT EXISTS (SELECT FROM pg_depend i
+                  WHERE i.classid = d.classid AND i.objid = d.objid AND i.deptype = 'i')
   AND obj_description(objid, (SELECT relname FROM pg_class WHERE oid = classid)) IS NULL;
 SELECT c.relname, a.attname AS uncommented_column
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid

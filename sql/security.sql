@@ -217,8 +217,11 @@ SELECT format('GRANT CREATE ON DATABASE %I TO regress_mtm_hostile', current_data
 SET ROLE regress_mtm_hostile;
 CREATE SCHEMA music_tm;
 RESET ROLE;
+-- (no CONTEXT: PostgreSQL 18 adds the script's file and line to it)
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 CREATE EXTENSION music_tm;
+\set SHOW_CONTEXT errors
 \set VERBOSITY terse
 SELECT count(*) AS installed FROM pg_extension WHERE extname = 'music_tm';
 -- once the schema is the installing role's, the install goes ahead

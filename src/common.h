@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "compat.h"
 #include "fmgr.h"
 #include "executor/spi.h"
 #include "utils/array.h"

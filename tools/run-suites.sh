@@ -38,16 +38,25 @@ rm -rf results output_iso tmp_check regression.diffs regression.out
 # each suite gets a throwaway cluster, unless MUSIC_TM_RUNNING_SERVER=1 says
 # that the libpq environment (PGHOST, PGPORT, ...) already names a server to
 # use (tools/asan.sh starts one with the sanitizer runtime preloaded)
-pgv="pg_virtualenv -v 15"
+# (Debian's pg_virtualenv for a packaged server, tools/with-cluster.sh for a
+# private build such as tools/pg-build.sh makes)
+major=$($PG_CONFIG --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+if [ "$($PG_CONFIG --bindir)" = "/usr/lib/postgresql/$major/bin" ]; then
+    pgv="pg_virtualenv -v $major"
+else
+    pgv="bash tools/with-cluster.sh"
+fi
 [ -n "${MUSIC_TM_RUNNING_SERVER:-}" ] && pgv=""
 suite_failed=0
 make_args=(-s PG_CONFIG="$PG_CONFIG")
 
 run regress $pgv make "${make_args[@]}" installcheck ISOLATION= TAP_TESTS= || suite_failed=$((suite_failed + 1))
-count regress "$log/regress.out" '^(test | )?[a-z_]+ +\.\.\. ok' '\.\.\. FAILED|failed \(ignored\)'
+# pg_regress reports "test name ... ok" up to 15 and "ok N - name" from 16 on
+count regress "$log/regress.out" '^(test | )?[a-z_]+ +\.\.\. ok|^ok [0-9]+ +- ' \
+    '\.\.\. FAILED|failed \(ignored\)|^not ok [0-9]+ +- '
 
 run isolation $pgv make "${make_args[@]}" installcheck REGRESS= TAP_TESTS= || suite_failed=$((suite_failed + 1))
-count isolation "$log/isolation.out" '\.\.\. ok' '\.\.\. FAILED'
+count isolation "$log/isolation.out" '\.\.\. ok|^ok [0-9]+ +- ' '\.\.\. FAILED|^not ok [0-9]+ +- '
 
 run tap make "${make_args[@]}" installcheck REGRESS= ISOLATION= PROVE_FLAGS=-v || suite_failed=$((suite_failed + 1))
 count tap "$log/tap.out" '^ *ok [0-9]+' '^ *not ok [0-9]+'
@@ -63,6 +72,19 @@ grep -A4 "^backend memory:" "$log/client.out" || true
 if [ -z "${MUSIC_TM_RUNNING_SERVER:-}" ]; then
     run readme $pgv /usr/bin/python3 test/readme/readme_test.py --self-test README.md || suite_failed=$((suite_failed + 1))
     count readme "$log/readme.out" '^ok [0-9]+' '^not ok [0-9]+'
+fi
+
+# Node.js with node-postgres; tools/test.sh installs the locked dependencies
+[ -d test/client/node/node_modules ] || (cd test/client/node && npm ci --no-audit --no-fund >/dev/null)
+# (without the ASAN runtime tools/asan.sh preloads: only the server needs it)
+run node $pgv env -u LD_PRELOAD bash -c 'cd test/client/node && npm test' || suite_failed=$((suite_failed + 1))
+count node "$log/node.out" '^ok [0-9]+' '^not ok [0-9]+'
+
+# the Flask example in headless Chromium (not under the ASAN server: the
+# browser would inherit the preloaded runtime)
+if [ -z "${MUSIC_TM_RUNNING_SERVER:-}" ]; then
+    run browser $pgv /usr/bin/python3 -m unittest -v examples/flask/test_browser.py || suite_failed=$((suite_failed + 1))
+    count browser "$log/browser.out" '\.\.\. ok$' '\.\.\. (FAIL|ERROR)$'
 fi
 
 # a suite that died without reporting a failed test still counts as one

@@ -176,8 +176,10 @@ for my $v (1 .. $rounds)
 	}
 	kill 'KILL', $pid;
 
-	# the crash restart: our backend's death, then recovery
-	$node->wait_for_log(qr/server process \(PID $pid\) was terminated by signal 9/, $log_offset);
+	# the crash restart: our backend's death, then recovery (the postmaster
+	# calls it a "server process" up to 17 and a "client backend" from 18 on)
+	$node->wait_for_log(qr/(?:server process|client backend) \(PID $pid\) was terminated by signal 9/,
+		$log_offset);
 	$node->wait_for_log(qr/database system is ready to accept connections/, $log_offset);
 	$node->poll_query_until('postgres', 'SELECT true') or die "server did not come back";
 	# psql exits once its connection is lost; what it printed before is the log
