@@ -238,13 +238,13 @@ TARGETS = {
 def explain(cur, sample):
     """EXPLAIN (ANALYZE, BUFFERS) of the walk of a series that chart_as_of runs."""
     listener, rng_range, as_of, _ = sample
-    cur.execute("SET enable_seqscan = off")
+    cur.execute("SET enable_seqscan = off; SET enable_bitmapscan = off")  # as the functions plan
     cur.execute("""EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)
         SELECT snapshot_date, track_ids FROM music_tm.charts
         WHERE listener = %s AND time_range = %s AND snapshot_date <= %s
         ORDER BY snapshot_date""", (listener, rng_range, as_of))
     rows = [r[0] for r in cur.fetchall()]
-    cur.execute("RESET enable_seqscan")
+    cur.execute("RESET enable_seqscan; RESET enable_bitmapscan")
     return rows
 
 
