@@ -272,7 +272,7 @@ GRANT EXECUTE ON FUNCTION
 --
 -- track_detail's argument is called track_id, as in every other function
 -- that takes a track id.  PostgreSQL cannot rename an argument in place
--- (CREATE OR REPLACE refuses), so the function is dropped and made again,
+-- (replacing the function refuses it), so it is dropped and made again,
 -- with its comment and privileges.  Positional calls are unaffected; a call
 -- in named notation must say track_id => instead of id =>.  A view of the
 -- user's that calls track_detail makes this DROP fail, and with it the whole

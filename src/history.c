@@ -84,6 +84,27 @@ mtm_hist_check_dates(DateADT from, DateADT to, const char *from_name,
 						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(to))))));
 }
 
+/* An empty list of dates, growing in cxt. */
+void
+mtm_dates_init(MtmDates *dates, MemoryContext cxt)
+{
+	dates->n = 0;
+	dates->cap = 64;
+	dates->date = MemoryContextAlloc(cxt, sizeof(DateADT) * dates->cap);
+}
+
+/* Append a date (callers add them in ascending order). */
+void
+mtm_dates_add(MtmDates *dates, DateADT d)
+{
+	if (dates->n == dates->cap)
+	{
+		dates->cap *= 2;
+		dates->date = repalloc(dates->date, sizeof(DateADT) * dates->cap);
+	}
+	dates->date[dates->n++] = d;
+}
+
 /* Position of d in the snapshot list, or -1 when it is not a snapshot. */
 int
 mtm_date_ordinal(const MtmDates *dates, DateADT d)
@@ -180,8 +201,6 @@ typedef struct TrackWalk
 	MtmRun	   *run;
 	MtmDates   *dates;
 	int			cap;
-	int			dcap;
-	MemoryContext cxt;
 } TrackWalk;
 
 static void
@@ -203,12 +222,7 @@ VisitForTrack(DateADT d, ArrayType *ids, void *arg)
 	}
 	if (d > w->to || (DATE_IS_NOBEGIN(w->from) ? w->run->n == 0 : d < w->from))
 		return;
-	if (w->dates->n == w->dcap)
-	{
-		w->dcap *= 2;
-		w->dates->date = repalloc(w->dates->date, sizeof(DateADT) * w->dcap);
-	}
-	w->dates->date[w->dates->n++] = d;
+	mtm_dates_add(w->dates, d);
 }
 
 bool
@@ -224,12 +238,10 @@ mtm_load_track_series(const MtmSeries *s, Datum track_id, DateADT from,
 	w.run = run;
 	w.dates = dates;
 	w.cap = 64;
-	w.dcap = 64;
 	run->n = 0;
 	run->date = MemoryContextAlloc(cxt, sizeof(DateADT) * w.cap);
 	run->rank = MemoryContextAlloc(cxt, sizeof(int32) * w.cap);
-	dates->n = 0;
-	dates->date = MemoryContextAlloc(cxt, sizeof(DateADT) * w.dcap);
+	mtm_dates_init(dates, cxt);
 
 	SPI_connect();
 	mtm_scan_series(s, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitForTrack, &w);
@@ -257,7 +269,7 @@ rank_history(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 	MtmSeries	series;
 	MtmRun		run;
-	MtmDates	dates = {0, NULL};
+	MtmDates	dates = {0};
 	int			i;
 	int			j = 0;
 	bool		have_prev = false;

@@ -20,6 +20,7 @@
 typedef struct MtmDates
 {
 	int			n;
+	int			cap;
 	DateADT    *date;
 } MtmDates;
 
@@ -72,6 +73,8 @@ mtm_col(HeapTuple tuple, TupleDesc desc, int col)
 	return d;
 }
 
+extern void mtm_dates_init(MtmDates *dates, MemoryContext cxt);
+extern void mtm_dates_add(MtmDates *dates, DateADT d);
 extern int	mtm_date_ordinal(const MtmDates *dates, DateADT d);
 extern bool mtm_load_track_series(const MtmSeries *s, Datum track_id,
 								  DateADT from, DateADT to, MtmRun *run,

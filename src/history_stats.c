@@ -94,7 +94,7 @@ run_stats(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 	MtmSeries	series;
 	MtmRun		run;
-	MtmDates	dates = {0, NULL};
+	MtmDates	dates = {0};
 	MtmRunStats st;
 	int			i;
 
@@ -179,7 +179,6 @@ typedef struct AllWalk
 {
 	HTAB	   *tracks;
 	MtmDates	dates;
-	int			dcap;
 	MemoryContext cxt;
 } AllWalk;
 
@@ -191,12 +190,7 @@ VisitAll(DateADT d, ArrayType *ids, void *arg)
 	int32		rank;
 	text	   *id;
 
-	if (w->dates.n == w->dcap)
-	{
-		w->dcap *= 2;
-		w->dates.date = repalloc(w->dates.date, sizeof(DateADT) * w->dcap);
-	}
-	w->dates.date[w->dates.n++] = d;
+	mtm_dates_add(&w->dates, d);
 	mtm_ids_begin(&iter, ids);
 	while (mtm_ids_next(&iter, &rank, &id))
 	{
@@ -235,9 +229,7 @@ all_run_stats(PG_FUNCTION_ARGS)
 	tracks = TrackTable("music_tm all_run_stats", sizeof(TrackStats), cxt);
 	w.tracks = tracks;
 	w.cxt = cxt;
-	w.dcap = 64;
-	w.dates.n = 0;
-	w.dates.date = MemoryContextAlloc(cxt, sizeof(DateADT) * w.dcap);
+	mtm_dates_init(&w.dates, cxt);
 
 	SPI_connect();
 	mtm_scan_series(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitAll, &w);
