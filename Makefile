@@ -19,13 +19,13 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 
 # One regression file per topic; each loads the extension itself.
 REGRESS = schema save_track snapshot track_detail extract track_fields \
-          bad_input record_page record_bad_input history chart_diff artist \
+          bad_input record_page record_bad_input integrity history chart_diff artist \
           pictures history_errors plans upgrade \
           security tenants
 REGRESS_OPTS = --load-extension=music_tm
 
 # Isolation specs live in test/specs, their expected output in test/expected.
-ISOLATION = upsert_race record_race history_snapshot
+ISOLATION = upsert_race record_race history_snapshot delete_race
 ISOLATION_OPTS = --inputdir=test --load-extension=music_tm
 
 TAP_TESTS = 1
