@@ -36,6 +36,7 @@ import time
 import psycopg2
 
 import gen_sample
+import scratch
 
 PEER_SCHEMA = """
 DROP TABLE IF EXISTS peer_entries, peer_charts, peer_tracks, peer2_charts, peer2_tracks;
@@ -325,26 +326,15 @@ def timed(cur, sql):
 
 def fresh_database(name, pages):
     """A database created for the run: extension, peers, the pages; never analyzed."""
-    admin = psycopg2.connect("")
-    admin.autocommit = True
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    admin.close()
-    conn = psycopg2.connect(dbname=name)
-    conn.autocommit = True
+    conn = scratch.create(name, "music_tm")
     cur = conn.cursor()
-    cur.execute("CREATE EXTENSION music_tm")
     cur.execute(PEER_SCHEMA)
     load_pages(cur, pages, analyze=False)
     return conn, cur
 
 
 def drop_database(conn, name):
-    conn.close()
-    admin = psycopg2.connect("")
-    admin.autocommit = True
-    admin.cursor().execute(f"DROP DATABASE {name}")
-    admin.close()
+    scratch.drop({name: conn})
 
 
 def in_use_pages(days=100, listeners=5, pool=600, seed=11):

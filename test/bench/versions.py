@@ -16,7 +16,7 @@ import json
 import random
 import time
 
-import psycopg2
+import scratch
 
 V11, V20 = "music_tm_bench_v11", "music_tm_bench_v20"
 TRACK = "t00007xxxxxxxxxxxxxxxx"
@@ -51,28 +51,6 @@ def pages(days, seed=7):
             yield rg, json.dumps({"items": items, "offset": 0}), start + datetime.timedelta(days=d)
 
 
-def database(name, extension):
-    admin = psycopg2.connect("")
-    admin.autocommit = True
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    admin.close()
-    conn = psycopg2.connect(dbname=name)
-    conn.autocommit = True
-    conn.cursor().execute(f"CREATE EXTENSION {extension}")
-    return conn
-
-
-def drop(conns):
-    for c in conns.values():
-        c.close()
-    admin = psycopg2.connect("")
-    admin.autocommit = True
-    for name in conns:
-        admin.cursor().execute(f"DROP DATABASE {name}")
-    admin.close()
-
-
 def loop_time(conn, sql, n):
     conn.notices.clear()
     conn.cursor().execute(f"""DO $$ DECLARE t0 timestamptz; c bigint; BEGIN t0 := clock_timestamp();
@@ -82,7 +60,7 @@ def loop_time(conn, sql, n):
 
 
 def run(report, days=1095, calls=30):
-    conns = {V11: database(V11, "music_tm11"), V20: database(V20, "music_tm")}
+    conns = {V11: scratch.create(V11, "music_tm11"), V20: scratch.create(V20, "music_tm")}
     print(f"music_tm 2.0 vs 1.1: one listener x 3 ranges x {days} daily 50-track pages, recorded"
           " through record_top_tracks in each ...", flush=True)
     took = {}
@@ -117,4 +95,4 @@ def run(report, days=1095, calls=30):
             for db, conn in conns.items():
                 best[db] = min(best.get(db, 1e9), loop_time(conn, sql, calls))
         report.ratio(f"{name}: 1.1 / 2.0", best[V20], best[V11], 1.0)
-    drop(conns)
+    scratch.drop(conns)
