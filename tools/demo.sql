@@ -41,6 +41,7 @@ SELECT (SELECT count(*) FROM music_tm.tracks) AS tracks,
        (SELECT count(*) FROM music_tm.charts) AS charts,
        (SELECT count(*) FROM music_tm.chart_entries) AS chart_entries,
        pg_size_pretty(pg_total_relation_size('music_tm.tracks')) AS tracks_size,
+       pg_size_pretty(pg_total_relation_size('music_tm.charts')) AS charts_size,
        (SELECT attcompression FROM pg_attribute
         WHERE attrelid = 'music_tm.tracks'::regclass AND attname = 'raw_json') AS raw_json_compression;
 
