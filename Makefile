@@ -5,7 +5,7 @@
 EXTENSION = music_tm
 MODULE_big = music_tm
 OBJS = src/common.o src/chart_store.o src/integrity.o src/ingest.o \
-       src/ingest_page.o src/extract.o \
+       src/ingest_page.o src/extract.o src/extract_read.o \
        src/extract_fields.o src/history.o src/chart.o src/history_stats.o \
        src/pictures.o
 DATA = music_tm--1.0.sql music_tm--1.0--1.1.sql music_tm--1.1--2.0.sql
