@@ -35,6 +35,7 @@
  */
 #include "postgres.h"
 
+#include "access/tupmacs.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
@@ -296,18 +297,40 @@ mtm_chart_write(const MtmSeries *s, Datum date, TimestampTz now, bool exists,
 	}
 }
 
-/* Rank of a track in a stored track_ids array, or 0 when it is not there. */
+/*
+ * Rank of a track in a stored track_ids array, or 0 when it is not there.
+ * The hot loop of every one-track reader (once per chart of the series), so
+ * it walks the flat array itself rather than through array_iter: lengths are
+ * compared before bytes, and NULL slots are skipped by the bitmap.
+ */
 int32
 mtm_ids_find(ArrayType *ids, const text *id)
 {
-	MtmIdIter	iter;
-	int32		rank;
-	text	   *slot;
+	const char *want = VARDATA_ANY(id);
+	int			wlen = VARSIZE_ANY_EXHDR(id);
+	int			n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+	/* ARR_DATA_PTR, spelt out: the macro mixes signedness (-Wsign-compare) */
+	char	   *p = (char *) ids + (ARR_HASNULL(ids) ? (Size) ids->dataoffset :
+									ARR_OVERHEAD_NONULLS(ARR_NDIM(ids)));
+	bits8	   *bitmap = ARR_NULLBITMAP(ids);
+	int			bitmask = 1;
 
-	mtm_ids_begin(&iter, ids);
-	while (mtm_ids_next(&iter, &rank, &slot))
-		if (mtm_text_cmp(slot, id) == 0)
-			return rank;
+	for (int i = 0; i < n; i++)
+	{
+		if (bitmap == NULL || (*bitmap & bitmask) != 0)
+		{
+			if ((int) VARSIZE_ANY_EXHDR(p) == wlen &&
+				memcmp(VARDATA_ANY(p), want, wlen) == 0)
+				return i + 1;
+			p = att_addlength_pointer(p, -1, p);
+			p = (char *) att_align_nominal(p, TYPALIGN_INT);
+		}
+		if (bitmap != NULL && (bitmask <<= 1) == 0x100)
+		{
+			bitmap++;
+			bitmask = 1;
+		}
+	}
 	return 0;
 }
 

@@ -6,8 +6,8 @@ music_tm 1.1, built from its release commit, as the extension music_tm11
 its own, so each backend loads one library.  Both databases get the same
 charts through record_top_tracks: one listener, 3 ranges, N days of daily
 50-track pages drawn from a pool of 400 tracks that drift up and down the
-chart (the pages are the same in both; the time each version took to record
-them is printed too).  Then every reading function runs in a server-side
+chart (ids of 22 random base62 characters, as Spotify's; the pages are the
+same in both; the time each version took to record them is printed too).  Then every reading function runs in a server-side
 loop in each database, interleaved, best of 5, on a track that charted, a
 date with a chart, an artist with tracks; the ratio is 1.1's time / 2.0's.
 """
@@ -19,7 +19,10 @@ import time
 import scratch
 
 V11, V20 = "music_tm_bench_v11", "music_tm_bench_v20"
-TRACK = "t00007xxxxxxxxxxxxxxxx"
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# 400 track ids shaped like Spotify's: 22 random base62 characters
+POOL = ["".join(random.Random(i).choice(BASE62) for _ in range(22)) for i in range(400)]
+TRACK = POOL[7]
 
 CALLS = [
     ("rank_history", f"SELECT count(*) FROM music_tm.rank_history('{TRACK}', 'short_term', 'solo')"),
@@ -38,7 +41,8 @@ CALLS = [
 
 def pages(days, seed=7):
     rng = random.Random(seed)
-    pool = [f"t{i:05d}xxxxxxxxxxxxxxxx" for i in range(400)]
+    pool = POOL
+    artist = {t: f"{i % 100:03d}" for i, t in enumerate(pool)}
     start = datetime.date(2023, 1, 1)
     for ri, rg in enumerate(["short_term", "medium_term", "long_term"]):
         score = {t: rng.random() for t in pool}
@@ -46,7 +50,7 @@ def pages(days, seed=7):
             for t in rng.sample(pool, 40):
                 score[t] += rng.gauss(0, 0.15 / (ri + 1))
             top = sorted(pool, key=lambda t: -score[t])[:50]
-            items = [{"id": t, "name": t, "artists": [{"id": "a" + t[1:4], "name": "Artist " + t[1:4]}]}
+            items = [{"id": t, "name": t, "artists": [{"id": "a" + artist[t], "name": "Artist " + artist[t]}]}
                      for t in top]
             yield rg, json.dumps({"items": items, "offset": 0}), start + datetime.timedelta(days=d)
 
