@@ -21,7 +21,9 @@ import scratch
 V11, V20 = "music_tm_bench_v11", "music_tm_bench_v20"
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # 400 track ids shaped like Spotify's: 22 random base62 characters
-POOL = ["".join(random.Random(i).choice(BASE62) for _ in range(22)) for i in range(400)]
+_ids = random.Random(400)
+POOL = ["".join(_ids.choice(BASE62) for _ in range(22)) for _ in range(400)]
+assert len(set(POOL)) == len(POOL)
 TRACK = POOL[7]
 
 CALLS = [
