@@ -135,20 +135,14 @@ mtm_slots_trim(MtmSlots *s)
 		s->n--;
 }
 
-static bool
-SameString(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
 bool
 mtm_slots_equal(const MtmSlots *a, const MtmSlots *b)
 {
 	if (a->n != b->n)
 		return false;
 	for (int i = 0; i < a->n; i++)
-		if (!SameString(a->ids[i], b->ids[i]) ||
-			!SameString(a->playable[i], b->playable[i]))
+		if (!mtm_same_string(a->ids[i], b->ids[i]) ||
+			!mtm_same_string(a->playable[i], b->playable[i]))
 			return false;
 	return true;
 }
@@ -167,19 +161,17 @@ SlotArrays(const MtmSlots *s, Datum *ids, Datum *playable, char *nulls)
 	nulls[1] = any ? ' ' : 'n';
 }
 
-/* Read a stored text[] column into C strings (NULL column: all NULL). */
+/* A stored text[] (NULL: all slots empty) into C strings, slots 1..n. */
 static void
-ReadSlots(HeapTuple tuple, TupleDesc desc, int col, char **out, int n)
+ReadSlots(ArrayType *arr, char **out, int n)
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
 	MtmIdIter	iter;
 	int32		rank;
 	text	   *id;
 
-	if (isnull)
+	if (arr == NULL)
 		return;
-	mtm_ids_begin(&iter, DatumGetArrayTypeP(d));
+	mtm_ids_begin(&iter, arr);
 	while (mtm_ids_next(&iter, &rank, &id))
 		if (rank <= n)
 			out[rank - 1] = text_to_cstring(id);
@@ -218,6 +210,8 @@ mtm_chart_lock(const MtmSeries *s, Datum date, MtmSlots *stored)
 	int			ret;
 	bool		isnull;
 	Datum		d;
+	ArrayType  *ids;
+	ArrayType  *playable = NULL;
 	int			n;
 
 	LockChartKey(s, date);
@@ -230,14 +224,17 @@ mtm_chart_lock(const MtmSeries *s, Datum date, MtmSlots *stored)
 		mtm_slots_init(stored, 0);
 		return false;
 	}
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	n = isnull ? 0 : ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(d)),
-									ARR_DIMS(DatumGetArrayTypeP(d)));
-	n = Min(n, MTM_MAX_RANK);
+	/* each array detoasted once (track_ids is NOT NULL) */
+	ids = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (!isnull)
+		playable = DatumGetArrayTypeP(d);
+	n = Min(ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids)), MTM_MAX_RANK);
 	mtm_slots_init(stored, n);
 	stored->n = n;
-	ReadSlots(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, stored->ids, n);
-	ReadSlots(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, stored->playable, n);
+	ReadSlots(ids, stored->ids, n);
+	ReadSlots(playable, stored->playable, n);
 	mtm_slots_trim(stored);
 	return true;
 }

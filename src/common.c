@@ -176,7 +176,7 @@ mtm_jsonb_hash(Jsonb *jb)
  * text with parameters, every name schema-qualified; the restricted-operation
  * flag forbids anything that would outlive it (SET ROLE, temp objects).  All
  * chart statements keep running as the caller, so row-level security on
- * charts and chart_entries applies to them.
+ * music_tm.charts applies to them.
  *
  * Any other caller (a superuser, the owner, a role a DBA granted INSERT and
  * UPDATE directly, as music_tm 1.0 required) writes as itself.  An error

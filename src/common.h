@@ -79,6 +79,13 @@ extern bool mtm_string_equals(const JsonbValue *v, const char *lit);
 
 extern int64 mtm_jsonb_hash(Jsonb *jb);
 
+/* Two optional C strings are equal: both NULL, or the same text. */
+static inline bool
+mtm_same_string(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
 /*
  * Role whose members write music_tm.tracks through the functions only: the
  * track statements run as the table's owner for them (see common.c).

@@ -289,7 +289,7 @@ rank_history(PG_FUNCTION_ARGS)
 		int32		rank = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		/* entries on dates that are no snapshot cannot exist (foreign key) */
+		/* the run's dates are snapshots of the series: it was read from them */
 		while (j < run.n && run.date[j] < dates.date[i])
 			j++;
 		here = j < run.n && run.date[j] == dates.date[i];

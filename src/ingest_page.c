@@ -196,12 +196,6 @@ CompareEntryKey(const void *a, const void *b)
 				  ((const PageEntry *) b)->row.track_id);
 }
 
-static bool
-SameString(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
 /*
  * Check every item and collect the ones to chart, sorted by track_id with
  * each track once (its best rank).  Null items, local files and repeated
@@ -456,7 +450,7 @@ ApplyPage(const MtmSlots *stored, bool exists, MtmSlots *result, void *arg)
 		{
 			kept[hit->rank - 1] = true;
 			if (hit->rank == e->rank &&
-				SameString(stored->playable[hit->rank - 1], e->row.playable_id))
+				mtm_same_string(stored->playable[hit->rank - 1], e->row.playable_id))
 				sum->entries_unchanged++;
 			else
 				sum->entries_updated++;

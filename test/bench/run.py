@@ -41,23 +41,22 @@ class Report:
     def __init__(self):
         self.rows = []
 
-    def ratio(self, name, ours, peer, target=None, note=""):
-        """peer / ours: how many times faster music_tm is (higher is better)."""
+    def _higher_better(self, name, ours, peer, target, figures, note):
         r = peer / ours if ours > 0 else float("inf")
         met = "" if target is None else ("met" if r >= target else "NOT met")
         tgt = "no target" if target is None else f"target >= {target:.2f}x"
         self.rows.append((name, r, tgt, met))
-        print(f"  {name:<58} {r:6.2f}x  ({tgt}) {met}  "
-              f"[music_tm {ours * 1000:.1f} ms, peer {peer * 1000:.1f} ms]{note}", flush=True)
+        print(f"  {name:<58} {r:6.2f}x  ({tgt}) {met}  [{figures}]{note}", flush=True)
+
+    def ratio(self, name, ours, peer, target=None, note=""):
+        """peer / ours: how many times faster music_tm is (higher is better)."""
+        self._higher_better(name, ours, peer, target,
+                            f"music_tm {ours * 1000:.1f} ms, peer {peer * 1000:.1f} ms", note)
 
     def size(self, name, ours, peer, target=None, note=""):
         """peer / ours for sizes in bytes: how many times smaller music_tm is."""
-        r = peer / ours if ours > 0 else float("inf")
-        met = "" if target is None else ("met" if r >= target else "NOT met")
-        tgt = "no target" if target is None else f"target >= {target:.2f}x"
-        self.rows.append((name, r, tgt, met))
-        print(f"  {name:<58} {r:6.2f}x  ({tgt}) {met}  "
-              f"[music_tm {ours:.1f} bytes, peer {peer:.1f} bytes]{note}", flush=True)
+        self._higher_better(name, ours, peer, target,
+                            f"music_tm {ours:.1f} bytes, peer {peer:.1f} bytes", note)
 
     def cost(self, name, ours, peer, limit=None, note=""):
         """ours / peer: what music_tm costs relative to the peer (lower is better)."""
