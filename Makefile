@@ -8,11 +8,12 @@ OBJS = src/common.o src/chart_store.o src/integrity.o src/ingest.o \
        src/ingest_page.o src/extract.o src/extract_read.o \
        src/extract_fields.o src/history.o src/chart.o src/history_stats.o \
        src/pictures.o
-DATA = music_tm--1.0.sql music_tm--1.0--1.1.sql music_tm--1.1--2.0.sql
+DATA = music_tm--1.0.sql music_tm--1.0--1.1.sql music_tm--1.1--2.0.sql \
+       music_tm--2.0--2.1.sql
 # The fresh install scripts are made from 1.0 and the upgrades, so that
 # installing a version and upgrading to it cannot drift apart.  The 2.0
 # script first refuses a schema music_tm that another role made.
-DATA_built = music_tm--1.1.sql music_tm--2.0.sql
+DATA_built = music_tm--1.1.sql music_tm--2.0.sql music_tm--2.1.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
@@ -44,6 +45,10 @@ music_tm--1.1.sql: music_tm--1.0.sql music_tm--1.0--1.1.sql
 music_tm--2.0.sql: install_guard.sql music_tm--1.1.sql music_tm--1.1--2.0.sql
 	{ echo '/* music_tm--2.0.sql: install script of music_tm 2.0, made by make from install_guard.sql, music_tm--1.1.sql and music_tm--1.1--2.0.sql */'; \
 	  sed -n 2,4p music_tm--1.1.sql; sed 1d install_guard.sql; sed 1,4d music_tm--1.1.sql; sed 1,4d music_tm--1.1--2.0.sql; } > $@
+
+music_tm--2.1.sql: music_tm--2.0.sql music_tm--2.0--2.1.sql
+	{ echo '/* music_tm--2.1.sql: install script of music_tm 2.1, made by make from music_tm--2.0.sql and music_tm--2.0--2.1.sql */'; \
+	  sed 1d music_tm--2.0.sql; sed 1,4d music_tm--2.0--2.1.sql; } > $@
 
 .PHONY: bench
 bench:
