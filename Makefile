@@ -7,7 +7,7 @@ MODULE_big = music_tm
 OBJS = src/common.o src/chart_store.o src/integrity.o src/ingest.o \
        src/ingest_page.o src/extract.o src/extract_read.o \
        src/extract_fields.o src/history.o src/chart.o src/history_stats.o \
-       src/pictures.o
+       src/pictures.o src/tenancy.o
 DATA = music_tm--1.0.sql music_tm--1.0--1.1.sql music_tm--1.1--2.0.sql \
        music_tm--2.0--2.1.sql
 # The fresh install scripts are made from 1.0 and the upgrades, so that

@@ -121,6 +121,30 @@ UNION ALL SELECT fn, n FROM tenant_probe('bob') WHERE n <> 0;
 SELECT count(*) AS charts_seen FROM music_tm.charts;
 RESET ROLE;
 
+-- a binding added while isolation is on takes effect at once (the trigger
+-- on listener_roles rewrites the policies), and so does its removal
+INSERT INTO music_tm.listener_roles VALUES ('regress_mtm_carol', 'bob');
+SET ROLE regress_mtm_carol;
+SELECT count(*) AS charts_seen, count(DISTINCT listener) AS listeners FROM music_tm.charts;
+RESET ROLE;
+DELETE FROM music_tm.listener_roles WHERE role_name = 'regress_mtm_carol';
+SET ROLE regress_mtm_carol;
+SELECT count(*) AS charts_seen FROM music_tm.charts;
+RESET ROLE;
+
+-- the policies hold no subquery and no table name (a distributed table's
+-- policy may not), and pg_policies, which every role reads, shows keys,
+-- not who is bound to which listener
+SELECT tablename, policyname,
+       qual ~* 'select|listener_roles|listener_isolation' AS qual_looks_up,
+       with_check ~* 'select|listener_roles|listener_isolation' AS check_looks_up,
+       qual ~ 'alice|bob' AS names_shown
+FROM pg_policies WHERE schemaname = 'music_tm' ORDER BY 1, 2;
+SELECT music_tm.listener_key('regress_mtm_alice', 'alice') = music_tm.listener_key('regress_mtm_alice', 'alice') AS same,
+       music_tm.listener_key('regress_mtm_alice', 'alice') <> music_tm.listener_key('regress_mtm_alic', 'ealice') AS split_apart,
+       length(music_tm.listener_key('r', '')) AS key_bytes,
+       music_tm.listener_key(NULL, 'alice') IS NULL AS strict;
+
 -- bob's data is exactly as it was
 SELECT fn FROM (SELECT * FROM bob_before EXCEPT SELECT 'bob', * FROM tenant_probe('bob')) d;
 
@@ -133,6 +157,9 @@ SET ROLE regress_mtm_alice;
 SELECT count(DISTINCT listener) AS listeners_seen FROM music_tm.charts;
 SELECT count(*) AS bindings_seen FROM music_tm.listener_roles;
 RESET ROLE;
+-- off, the policies are plain true again
+SELECT tablename, policyname, qual, with_check FROM pg_policies
+WHERE schemaname = 'music_tm' ORDER BY 1, 2;
 
 DROP FUNCTION tenant_probe(text), sqlstate_of(text);
 DROP TABLE probe_owner, bob_before;
