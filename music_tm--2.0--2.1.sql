@@ -91,6 +91,129 @@ REVOKE ALL ON FUNCTION music_tm.listener_key(name, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION music_tm.listener_key(name, text)
     TO music_tm_reader, music_tm_writer;
 
+-- Scaling out on Citus: music_tm.distribute(), run once on the coordinator.
+-- Charts are distributed by listener (every query of a function names one
+-- listener, so it goes to one shard); tracks, shared by every listener, is
+-- a reference table (a copy on every node), written once per new or
+-- changed track.  The tables of listener isolation stay on the coordinator:
+-- the policies carry what they need (see above).  Citus refuses a table with
+-- triggers, so the integrity triggers of music_tm.tracks are dropped; on a
+-- distributed install deleting a charted track is not refused, and
+-- music_tm.check_charts() finds what such a delete left behind.
+CREATE FUNCTION music_tm.distribute()
+RETURNS TABLE (table_name regclass, distribution text, action text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    method "char";
+    trig name;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension
+                    WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'music_tm.distribute() needs the citus extension'
+          USING ERRCODE = 'feature_not_supported',
+                DETAIL = pg_catalog.format('The extension citus is not installed in database "%s".',
+                                           pg_catalog.current_database()),
+                HINT = 'Load citus (shared_preload_libraries = ''citus''), CREATE EXTENSION citus, add the workers, then call music_tm.distribute() on the coordinator.';
+    END IF;
+    IF NOT pg_catalog.citus_is_coordinator() THEN
+        RAISE EXCEPTION 'music_tm.distribute() must run on the coordinator'
+          USING ERRCODE = 'object_not_in_prerequisite_state',
+                HINT = 'Connect to the coordinator (citus_set_coordinator_host names it) and call it there.';
+    END IF;
+
+    -- tracks: a reference table, without the triggers Citus refuses
+    SELECT p.partmethod INTO method FROM pg_catalog.pg_dist_partition p
+     WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'music_tm.tracks'::pg_catalog.regclass;
+    table_name := 'music_tm.tracks'::pg_catalog.regclass;
+    distribution := 'reference';
+    IF method IS NULL THEN
+        FOR trig IN SELECT t.tgname FROM pg_catalog.pg_trigger t
+                     WHERE t.tgrelid OPERATOR(pg_catalog.=) 'music_tm.tracks'::pg_catalog.regclass
+                       AND t.tgname OPERATOR(pg_catalog.=) ANY ('{tracks_lock_charts,tracks_check_charted_delete,tracks_check_charted_update,tracks_check_charted_truncate}'::name[])
+                     ORDER BY t.tgname
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON music_tm.tracks', trig);
+        END LOOP;
+        PERFORM pg_catalog.create_reference_table('music_tm.tracks'::pg_catalog.regclass);
+        action := 'distributed';
+    ELSIF method OPERATOR(pg_catalog.=) 'n' THEN
+        action := 'already distributed';
+    ELSE
+        RAISE EXCEPTION 'music_tm.tracks is distributed in another way'
+          USING ERRCODE = 'object_not_in_prerequisite_state',
+                DETAIL = pg_catalog.format('Its distribution method is "%s"; music_tm makes it a reference table.', method);
+    END IF;
+    RETURN NEXT;
+
+    -- charts: distributed by listener
+    method := NULL;
+    SELECT p.partmethod INTO method FROM pg_catalog.pg_dist_partition p
+     WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'music_tm.charts'::pg_catalog.regclass;
+    table_name := 'music_tm.charts'::pg_catalog.regclass;
+    distribution := 'hash(listener)';
+    IF method IS NULL THEN
+        PERFORM pg_catalog.create_distributed_table('music_tm.charts'::pg_catalog.regclass, 'listener');
+        action := 'distributed';
+    ELSIF method OPERATOR(pg_catalog.=) 'h' AND pg_catalog.column_to_column_name(
+              'music_tm.charts'::pg_catalog.regclass,
+              (SELECT p.partkey FROM pg_catalog.pg_dist_partition p
+                WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'music_tm.charts'::pg_catalog.regclass))
+          OPERATOR(pg_catalog.=) 'listener' THEN
+        action := 'already distributed';
+    ELSE
+        RAISE EXCEPTION 'music_tm.charts is distributed in another way'
+          USING ERRCODE = 'object_not_in_prerequisite_state',
+                DETAIL = 'music_tm distributes it by hash of listener.';
+    END IF;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION music_tm.distribute() IS
+  'On a Citus coordinator: make music_tm.tracks a reference table (dropping its integrity triggers, which Citus refuses) and distribute music_tm.charts by listener; idempotent; one row per table with what it did';
+REVOKE ALL ON FUNCTION music_tm.distribute() FROM PUBLIC;
+
+-- DROP EXTENSION cannot remove distributed tables by itself: the
+-- coordinator's copy of the reference table depends on the functions of its
+-- generated columns and is no member of the extension.  This takes the
+-- distributed tables out of the extension and drops them, which makes Citus
+-- drop their shards on every node; DROP EXTENSION music_tm then succeeds.
+CREATE FUNCTION music_tm.drop_distributed_tables()
+RETURNS SETOF regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t pg_catalog.regclass;
+    distributed boolean := false;
+BEGIN
+    -- (pg_dist_partition exists only where citus is installed)
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension
+                WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+        SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 INTO distributed
+          FROM pg_catalog.pg_dist_partition p
+         WHERE p.logicalrelid OPERATOR(pg_catalog.=) ANY (
+               ARRAY['music_tm.charts', 'music_tm.tracks']::pg_catalog.regclass[]);
+    END IF;
+    IF NOT distributed THEN
+        RAISE EXCEPTION 'music_tm''s tables are not distributed'
+          USING ERRCODE = 'object_not_in_prerequisite_state',
+                HINT = 'Only a distributed install needs this before DROP EXTENSION; elsewhere DROP EXTENSION music_tm is enough.';
+    END IF;
+    ALTER EXTENSION music_tm DROP VIEW music_tm.chart_entries;
+    DROP VIEW music_tm.chart_entries;
+    FOREACH t IN ARRAY ARRAY['music_tm.charts', 'music_tm.tracks']::pg_catalog.regclass[] LOOP
+        EXECUTE pg_catalog.format('ALTER EXTENSION music_tm DROP TABLE %s', t);
+        EXECUTE pg_catalog.format('DROP TABLE %s', t);
+        RETURN NEXT t;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION music_tm.drop_distributed_tables() IS
+  'On a distributed install, before DROP EXTENSION music_tm: drop music_tm.charts, music_tm.tracks (every chart and track, on every node) and the view chart_entries; refuses when the tables are not distributed';
+REVOKE ALL ON FUNCTION music_tm.drop_distributed_tables() FROM PUBLIC;
+
 -- the policies of this database, in the new form
 SELECT music_tm.apply_listener_isolation();
 

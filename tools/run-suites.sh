@@ -61,6 +61,16 @@ count isolation "$log/isolation.out" '\.\.\. ok|^ok [0-9]+ +- ' '\.\.\. FAILED|^
 run tap make "${make_args[@]}" installcheck REGRESS= ISOLATION= PROVE_FLAGS=-v || suite_failed=$((suite_failed + 1))
 count tap "$log/tap.out" '^ *ok [0-9]+' '^ *not ok [0-9]+'
 
+# a real Citus cluster (test/citus): the test starts its own coordinator and
+# workers, and skips, saying why, when Citus is not installed for this
+# PostgreSQL (no Debian package: it is built by hand, never by this script)
+if [ -z "${MUSIC_TM_RUNNING_SERVER:-}" ]; then
+    run citus make "${make_args[@]}" installcheck REGRESS= ISOLATION= \
+        PROVE_TESTS='test/citus/*.pl' PROVE_FLAGS=-v || suite_failed=$((suite_failed + 1))
+    count citus "$log/citus.out" '^ *ok [0-9]+' '^ *not ok [0-9]+'
+    sed -n 's/^.*skipped: /  citus      skipped: /p' "$log/citus.out"
+fi
+
 run client $pgv /usr/bin/python3 -m unittest discover -v -s test/client -p 'test_*.py' || suite_failed=$((suite_failed + 1))
 count client "$log/client.out" '\.\.\. ok$' '\.\.\. (FAIL|ERROR)$'
 grep -A4 "^backend memory:" "$log/client.out" || true

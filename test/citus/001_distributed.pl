@@ -1,0 +1,238 @@
+# music_tm on a real Citus cluster: a coordinator and two workers on
+# loopback, beside a single node without Citus that gets the same calls.
+# music_tm.distribute() sets the cluster up; then every function must answer
+# on the coordinator as on the single node, writes must route to one shard
+# (one-phase commit when no track changed, nothing written to the reference
+# table on a replay), a member of music_tm_writer records pages with new
+# tracks, listener isolation holds through the coordinator, 8 concurrent
+# clients leave the state a serial replay gives, and DROP EXTENSION leaves no
+# table on any node.  Skipped, saying why, when Citus is not installed.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $pg_config = $ENV{PG_CONFIG} || 'pg_config';
+my $libdir = `$pg_config --pkglibdir`;
+chomp $libdir;
+plan skip_all =>
+  "Citus is not installed for this PostgreSQL ($libdir/citus.so is missing); "
+  . "see the README, Scaling out with Citus"
+  unless -f "$libdir/citus.so";
+
+# the cluster: shards few (a test, not a benchmark), 2PC possible
+my %conf = (
+	shared_preload_libraries => "'citus'",
+	max_prepared_transactions => 100,
+	max_connections => 100,
+	'citus.shard_count' => 8);
+my @citus;
+for my $name (qw(coordinator worker1 worker2))
+{
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf',
+		join("\n", map { "$_ = $conf{$_}" } sort keys %conf));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
+	push @citus, $node;
+}
+my ($coord, @workers) = @citus;
+$coord->safe_psql('postgres',
+	"SELECT citus_set_coordinator_host('" . $coord->host . "', " . $coord->port . ")");
+$coord->safe_psql('postgres',
+	"SELECT citus_add_node('" . $_->host . "', " . $_->port . ")")
+  for @workers;
+is($coord->safe_psql('postgres', 'SELECT count(*) FROM citus_get_active_worker_nodes()'),
+	'2', 'two workers');
+
+my $single = PostgreSQL::Test::Cluster->new('single');
+$single->init;
+$single->start;
+
+$_->safe_psql('postgres', 'CREATE EXTENSION music_tm') for ($coord, $single);
+
+# distribute(): what it did, idempotent, refused where it cannot work
+is( $coord->safe_psql('postgres', 'SELECT * FROM music_tm.distribute()'),
+	"music_tm.tracks|reference|distributed\nmusic_tm.charts|hash(listener)|distributed",
+	'distribute(): tracks a reference table, charts distributed by listener');
+is( $coord->safe_psql('postgres', 'SELECT * FROM music_tm.distribute()'),
+	"music_tm.tracks|reference|already distributed\nmusic_tm.charts|hash(listener)|already distributed",
+	'distribute() again does nothing');
+is( $coord->safe_psql(
+		'postgres', q{
+SELECT string_agg(logicalrelid::text || ' ' || partmethod::text || ' ' || colocationid::text, ', ' ORDER BY logicalrelid::text)
+FROM pg_dist_partition WHERE logicalrelid::text LIKE 'music_tm.%'}) =~ s/ \d+(,|$)/$1/gr,
+	'music_tm.charts h, music_tm.tracks n', 'pg_dist_partition says so');
+my ($rc, $out, $err) = $workers[0]->psql('postgres', 'SELECT music_tm.distribute()');
+like($err, qr/must run on the coordinator/, 'distribute() on a worker is refused');
+($rc, $out, $err) = $single->psql('postgres',
+	'\set VERBOSITY verbose' . "\n" . 'SELECT music_tm.distribute()');
+like($err, qr/0A000: music_tm.distribute\(\) needs the citus extension/,
+	'distribute() without Citus: 0A000');
+($rc, $out, $err) = $single->psql('postgres', 'SELECT music_tm.drop_distributed_tables()');
+like($err, qr/are not distributed/, 'drop_distributed_tables() refuses a single node');
+
+# Pages: 10 listeners x 5 weeks x 2 ranges x 2 pages (offsets 0 and 5) of 5
+# items from a pool of 30 tracks shared by everyone (every 7th relinked, a
+# null item and a local file now and then), each call its own transaction.
+srand(20261202);
+my @listeners = map { sprintf('l%02d', $_) } 1 .. 10;
+my @dates = ('2026-09-07', '2026-09-14', '2026-09-21', '2026-09-28', '2026-10-05');
+
+sub track_json
+{
+	my ($t) = @_;
+	my $id = $t % 7 == 0 ? "play$t" : "trk$t";
+	my $linked = $t % 7 == 0 ? qq(, "linked_from": {"id": "trk$t"}) : '';
+	my $ar = $t % 4;
+	return qq({"id": "$id", "name": "Track $t", "duration_ms": ${\ (180000 + $t)}, )
+	  . qq("artists": [{"id": "ar$ar", "name": "Artist $ar"}], )
+	  . qq("album": {"name": "Album ${\ ($t % 3)}", "release_date": "${\ (1990 + $t)}"}, )
+	  . qq("external_ids": {"isrc": "QZ${\ sprintf('%010d', $t)}"}$linked});
+}
+
+# the two pages of one chart: ten distinct tracks, ranks 1-5 and 6-10 (a
+# track on both pages would move from one rank to the other at each replay)
+sub chart_pages
+{
+	my ($listener, $date, $range) = @_;
+	my (%seen, @items);
+	while (@items < 10)
+	{
+		my $t = 1 + int(rand(30));
+		next if $seen{$t}++;
+		push @items, track_json($t);
+	}
+	$items[2] = 'null' if rand() < 0.1;
+	$items[9] = qq({"id": null, "is_local": true, "name": "Tape"}) if rand() < 0.1;
+	return map {
+		my $page = qq({"offset": $_, "items": [@{[join(', ', @items[$_ .. $_ + 4])]}]});
+		"SELECT chart FROM music_tm.record_top_tracks('$range', '$page', '$date', '$listener');"
+	} (0, 5);
+}
+my @pages;
+for my $l (@listeners)
+{
+	for my $d (@dates)
+	{
+		push @pages, chart_pages($l, $d, $_) for ('short_term', 'long_term');
+	}
+}
+my $script = join("\n", @pages);
+is($coord->safe_psql('postgres', $script), $single->safe_psql('postgres', $script),
+	scalar(@pages) . ' pages recorded alike through the coordinator and on the single node');
+
+# Every function's answers, on every listener, range and date.  Nothing in
+# FROM but arrays and series: each call runs its own statements.
+my $ids = $single->safe_psql('postgres',
+	q{SELECT string_agg(quote_literal(track_id), ',' ORDER BY track_id) FROM music_tm.tracks});
+my $ls = join(',', map { "'$_'" } @listeners);
+my $functions = qq{
+SELECT string_agg(x, E'\\n' ORDER BY x) FROM (
+  SELECT 'as_of ' || l || ' ' || r || ' ' || d || ' ' || c::text AS x
+  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY['short_term', 'long_term']::music_tm.time_range[]) r,
+       generate_series(date '2026-09-07', date '2026-10-12', interval '7 days') d,
+       LATERAL music_tm.chart_as_of(d::date, r, l) c
+  UNION ALL
+  SELECT 'diff ' || l || ' ' || r || ' ' || c::text
+  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY['short_term', 'long_term']::music_tm.time_range[]) r,
+       LATERAL music_tm.chart_diff('2026-09-07', '2026-10-05', r, l) c
+  UNION ALL
+  SELECT 'churn ' || l || ' ' || r || ' ' || c::text
+  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY['short_term', 'long_term']::music_tm.time_range[]) r,
+       LATERAL music_tm.chart_churn('2026-09-07', '2026-10-05', r, l) c
+  UNION ALL
+  SELECT 'all_stats ' || l || ' ' || r || ' ' || s::text
+  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY['short_term', 'long_term']::music_tm.time_range[]) r,
+       LATERAL music_tm.all_run_stats(r, l) s
+  UNION ALL
+  SELECT 'track ' || l || ' ' || t || ' ' || concat_ws(' ', h::text, s::text,
+         music_tm.sparkline(t, 'short_term', l), md5(music_tm.run_svg(t, 'short_term', l)))
+  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY[$ids]) t,
+       LATERAL (SELECT string_agg(h::text, ';') AS h FROM music_tm.rank_history(t, 'short_term', l) h) h,
+       LATERAL (SELECT string_agg(s::text, ';') AS s FROM music_tm.run_stats(t, 'short_term', l) s) s
+  UNION ALL
+  SELECT 'artist ' || l || ' ' || a || ' ' || concat_ws(' ', h::text, s::text)
+  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY['ar0', 'ar1', 'ar2', 'ar3']) a,
+       LATERAL (SELECT string_agg(h::text, ';') AS h FROM music_tm.artist_history(a, 'long_term', l) h) h,
+       LATERAL (SELECT string_agg(s::text, ';') AS s
+                FROM music_tm.artist_run_stats('Artist ' || right(a, 1), 'long_term', l) s) s
+  UNION ALL
+  SELECT 'detail ' || d::text FROM unnest(ARRAY[$ids]) t, LATERAL music_tm.track_detail(t) d) q};
+my $tables = q{
+SELECT (SELECT string_agg(concat_ws(' ', listener, time_range, snapshot_date, rank, track_id, playable_id), E'\n'
+                          ORDER BY listener, time_range, snapshot_date, rank)
+        FROM music_tm.chart_entries) || E'\n' ||
+       (SELECT string_agg(concat_ws(' ', track_id, name, content_hash, isrc, release_year), E'\n' ORDER BY track_id)
+        FROM music_tm.tracks) || E'\n' ||
+       (SELECT count(*) FROM music_tm.check_charts())};
+my $want = $single->safe_psql('postgres', $functions);
+cmp_ok(scalar(split /\n/, $want), '>', 1000, 'many answers to compare');
+is($coord->safe_psql('postgres', $functions), $want,
+	'every reading function answers on the coordinator as on the single node');
+is($coord->safe_psql('postgres', $tables), $single->safe_psql('postgres', $tables),
+	'chart_entries, tracks and check_charts() alike');
+
+# Routing.  What the coordinator sends to the workers for one call, from
+# citus.log_remote_commands.
+sub remote_commands
+{
+	my ($sql) = @_;
+	my ($rc, $out, $err) = $coord->psql('postgres',
+		"SET citus.log_remote_commands = on;\n$sql", on_error_stop => 1);
+	die "failed: $err" if $rc;
+	return [ map { /issuing (.*)/ ? $1 : () } split /\n/, $err ];
+}
+sub shards_named
+{
+	my ($cmds, $table) = @_;
+	my %s;
+	/\bmusic_tm\.${table}_(\d+)/ && $s{$1}++ for @$cmds;
+	return scalar keys %s;
+}
+# a replay: reads, no write anywhere, no two-phase commit
+my $cmds = remote_commands($pages[0]);
+ok(@$cmds > 0, 'the coordinator does send commands (log_remote_commands works)');
+is(scalar(grep { /^(INSERT|UPDATE|DELETE|COPY)/i } @$cmds), 0, 'a replay writes nothing on any node')
+  or diag explain $cmds;
+is(scalar(grep { /PREPARE TRANSACTION/i } @$cmds), 0, 'a replay prepares no transaction');
+is(shards_named($cmds, 'charts'), 1, 'a replay reads one chart shard');
+# a new chart whose tracks are all stored: one shard, one-phase commit
+my ($new_chart) = chart_pages('l01', '2026-10-12', 'short_term');
+$cmds = remote_commands($new_chart);
+$single->safe_psql('postgres', $new_chart);
+is(scalar(grep { /^INSERT INTO music_tm\.charts_\d+/i } @$cmds), 1, 'a new chart: one single-row INSERT')
+  or diag explain $cmds;
+is(scalar(grep { /music_tm\.tracks_\d+/i && /^(INSERT|UPDATE)/i } @$cmds), 0, 'no track written');
+is(shards_named($cmds, 'charts'), 1, 'every charts statement goes to one shard');
+is(scalar(grep { /PREPARE TRANSACTION/i } @$cmds), 0, 'one-phase commit');
+# a new track: the reference table written once (one statement per node)
+my $new_track = q{SELECT chart FROM music_tm.record_top_tracks('short_term', '[{"id": "fresh1", "name": "Fresh"}]', '2026-10-12', 'l02')};
+$cmds = remote_commands($new_track);
+$single->safe_psql('postgres', $new_track);
+cmp_ok(scalar(grep { /^INSERT INTO music_tm\.tracks_\d+/i } @$cmds), '>=', 1, 'a new track is written to the reference table');
+is(shards_named($cmds, 'charts'), 1, 'its chart to one shard');
+
+# the history statements route to one shard
+like($coord->safe_psql('postgres',
+	q{EXPLAIN SELECT snapshot_date, track_ids FROM music_tm.charts WHERE listener = 'l03' AND time_range = 'short_term' ORDER BY snapshot_date}),
+	qr/Task Count: 1\b/, 'a listener\'s charts: Task Count 1');
+
+# Nothing written to the reference table on any worker by a replay of every page
+sub tracks_versions
+{
+	my ($node) = @_;
+	my $shard = $node->safe_psql('postgres',
+		q{SET citus.show_shards_for_app_name_prefixes = '*';
+SELECT relname FROM pg_class WHERE relname ~ '^tracks_[0-9]+$' AND relnamespace = 'music_tm'::regnamespace});
+	return $node->safe_psql('postgres',
+		qq{SELECT md5(string_agg(xmin::text || ctid::text, ',' ORDER BY track_id)) || ' ' || count(*) FROM music_tm.$shard});
+}
+my @before = map { tracks_versions($_) } @workers;
+$coord->safe_psql('postgres', $script);
+is_deeply([ map { tracks_versions($_) } @workers ], \@before,
+	'replaying every page leaves the reference table untouched on every worker');
+
+done_testing();
