@@ -235,4 +235,104 @@ $coord->safe_psql('postgres', $script);
 is_deeply([ map { tracks_versions($_) } @workers ], \@before,
 	'replaying every page leaves the reference table untouched on every worker');
 
+# A member of music_tm_writer (not the tables' owner) records pages with
+# new tracks, and save_track then save_snapshot_row in one transaction.
+my $writes = q{
+SELECT chart FROM music_tm.record_top_tracks('short_term', '[{"id": "w1", "name": "W1"}, {"id": "trk1", "name": "Track 1"}]', '2026-10-19', 'l04');
+BEGIN;
+SELECT music_tm.save_track('{"id": "w2", "name": "W2"}');
+SELECT music_tm.save_snapshot_row('w2', '2026-10-19', 'long_term', 1, 'l04');
+SELECT chart FROM music_tm.record_top_tracks('long_term', '{"offset": 1, "items": [{"id": "w3", "name": "W3"}]}', '2026-10-19', 'l04');
+COMMIT;
+SELECT string_agg(concat_ws(' ', time_range, rank, track_id), ', ' ORDER BY time_range, rank)
+FROM music_tm.chart_entries WHERE listener = 'l04' AND snapshot_date = '2026-10-19';};
+$coord->safe_psql('postgres', 'CREATE ROLE app_writer LOGIN IN ROLE music_tm_writer');
+$single->safe_psql('postgres', 'CREATE ROLE app_writer LOGIN IN ROLE music_tm_writer');
+my $got = $coord->safe_psql('postgres', "SET ROLE app_writer;\n$writes");
+is($got =~ s/.*\n//sr, 'short_term 1 w1, short_term 2 trk1, long_term 1 w2, long_term 2 w3',
+	'a member of music_tm_writer records pages with new tracks through the coordinator');
+is($got, $single->safe_psql('postgres', "SET ROLE app_writer;\n$writes"), 'as on the single node');
+
+# Listener isolation through the coordinator: a role bound to l05 reads and
+# writes l05 only, on every node the query reaches.
+$coord->safe_psql('postgres', q{
+CREATE ROLE tenant5 LOGIN IN ROLE music_tm_writer;
+INSERT INTO music_tm.listener_roles VALUES ('tenant5', 'l05');
+SELECT music_tm.enable_listener_isolation();});
+is( $coord->safe_psql('postgres',
+		q{SET ROLE tenant5; SELECT count(DISTINCT listener) || ' ' || min(listener) FROM music_tm.charts}),
+	'1 l05', 'the tenant sees its listener only');
+is( $coord->safe_psql('postgres',
+		q{SET ROLE tenant5; SELECT count(*) FROM music_tm.chart_as_of('2026-10-05', 'short_term', 'l06')}),
+	'0', 'a function asked about another listener gives nothing');
+cmp_ok( $coord->safe_psql('postgres',
+		q{SET ROLE tenant5; SELECT count(*) FROM music_tm.chart_as_of('2026-10-05', 'short_term', 'l05')}),
+	'>', 0, 'and its own chart whole');
+($rc, $out, $err) = $coord->psql('postgres',
+	q{SET ROLE tenant5; SELECT music_tm.record_top_tracks('short_term', '[{"id": "trk1", "name": "Track 1"}]', '2026-10-26', 'l06')});
+like($err, qr/row-level security/, 'writing another listener\'s chart is refused');
+is( $coord->safe_psql('postgres',
+		q{SET ROLE tenant5; SELECT chart FROM music_tm.record_top_tracks('short_term', '[{"id": "trk1", "name": "Track 1"}]', '2026-10-26', 'l05')}),
+	'created', 'its own is recorded');
+$single->safe_psql('postgres',
+	q{SELECT music_tm.record_top_tracks('short_term', '[{"id": "trk1", "name": "Track 1"}]', '2026-10-26', 'l05')});
+$coord->safe_psql('postgres', 'SELECT music_tm.disable_listener_isolation()');
+
+# 8 clients through the coordinator: new charts for every listener, pages
+# sharing tracks (some new), in random order; no error, and the state a
+# serial replay of the same pages gives on the single node.
+my @soak;
+for my $l (@listeners)
+{
+	for my $d ('2026-11-02', '2026-11-09')
+	{
+		for my $r ('short_term', 'medium_term')
+		{
+			push @soak, map { s/"Track 1"/"Track 1 (live)"/r } chart_pages($l, $d, $r);
+		}
+	}
+}
+my @values = map { my $q = $soak[$_] =~ s/'/''/gr; "(" . ($_ + 1) . ", '$q')" } 0 .. $#soak;
+$coord->safe_psql('postgres', "CREATE TABLE soak_pages (n int PRIMARY KEY, stmt text);\n"
+	. "INSERT INTO soak_pages VALUES " . join(",\n", @values));
+my $script_file = $coord->basedir . '/soak.sql';
+PostgreSQL::Test::Utils::append_to_file($script_file, q{
+\set n random(1, } . scalar(@soak) . q{)
+SELECT stmt AS s FROM soak_pages WHERE n = :n \gset
+:s
+});
+my $n_tx = 8 * 40;
+$coord->command_checks_all(
+	[ 'pgbench', '--no-vacuum', '--client=8', '--jobs=2', "--transactions=40",
+	  '-f', $script_file, '-h', $coord->host, '-p', $coord->port, 'postgres' ],
+	0,
+	[ qr{processed: $n_tx/$n_tx}, qr{number of failed transactions: 0} ],
+	[ qr{^$} ],
+	'8 clients record overlapping pages through the coordinator without an error');
+# every page once more (pgbench drew at random), then the same serially on
+# the single node: pages of one chart cover distinct ranks, so order does
+# not matter
+$coord->safe_psql('postgres', join("\n", @soak));
+$single->safe_psql('postgres', join("\n", @soak));
+is($coord->safe_psql('postgres', $tables), $single->safe_psql('postgres', $tables),
+	'after the concurrent run: charts and tracks equal a serial replay');
+is($coord->safe_psql('postgres', $functions), $single->safe_psql('postgres', $functions),
+	'and every function answers alike');
+
+# DROP EXTENSION on a distributed install: drop_distributed_tables() first;
+# then no table of music_tm is left on any node.
+$coord->safe_psql('postgres', 'DROP TABLE soak_pages');
+is( $coord->safe_psql('postgres',
+		'BEGIN; SELECT music_tm.drop_distributed_tables(); DROP EXTENSION music_tm; COMMIT;'),
+	"music_tm.charts\nmusic_tm.tracks", 'drop_distributed_tables(), then DROP EXTENSION');
+for my $node (@citus)
+{
+	is( $node->safe_psql('postgres',
+			q{SET citus.show_shards_for_app_name_prefixes = '*';
+SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'music_tm'}),
+		'0', $node->name . ': no relation of music_tm left');
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_extension WHERE extname = 'music_tm'}),
+		'0', $node->name . ': the extension is gone');
+}
+
 done_testing();
