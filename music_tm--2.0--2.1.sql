@@ -180,7 +180,7 @@ REVOKE ALL ON FUNCTION music_tm.distribute() FROM PUBLIC;
 -- distributed tables out of the extension and drops them, which makes Citus
 -- drop their shards on every node; DROP EXTENSION music_tm then succeeds.
 CREATE FUNCTION music_tm.drop_distributed_tables()
-RETURNS SETOF regclass
+RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -205,8 +205,8 @@ BEGIN
     DROP VIEW music_tm.chart_entries;
     FOREACH t IN ARRAY ARRAY['music_tm.charts', 'music_tm.tracks']::pg_catalog.regclass[] LOOP
         EXECUTE pg_catalog.format('ALTER EXTENSION music_tm DROP TABLE %s', t);
+        RETURN NEXT t::pg_catalog.text;
         EXECUTE pg_catalog.format('DROP TABLE %s', t);
-        RETURN NEXT t;
     END LOOP;
 END
 $$;

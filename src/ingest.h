@@ -29,8 +29,8 @@ typedef struct MtmTrackRow
 
 /*
  * The two ends of the statement that stores tracks, shared by save_track
- * (one row, VALUES) and record_top_tracks (a page, unnest): $9 is the
- * transaction's start time.  An object whose content hash is unchanged is
+ * (one row) and record_top_tracks (a page: one VALUES row per track); the
+ * last parameter is the transaction's start time.  An object whose content hash is unchanged is
  * not rewritten, and RETURNING tells an insert (xmax 0) from an update.
  */
 #define MTM_TRACK_INSERT \

@@ -9,8 +9,9 @@
  *	   here on no other writer changes this chart, and no track can be
  *	   deleted from under the page;
  *	1. tracks: one read of the stored content hashes of the page's tracks,
- *	   then one upsert of only the new or changed ones (an array per column,
- *	   unnest in the target list).  An unchanged track costs a read and never
+ *	   then one upsert of only the new or changed ones (multi-row VALUES, a
+ *	   kept plan per row count, which Citus routes and counts right).  An
+ *	   unchanged track costs a read and never
  *	   a write (on Citus, where tracks is a reference table, a write would be
  *	   a two-phase commit on every node);
  *	2. the chart: the page replaces its rank range of the stored chart in C,
@@ -71,29 +72,64 @@ typedef struct PageSummary
 	const char *chart;			/* what became of the chart */
 } PageSummary;
 
+/*
+ * New or changed tracks are written by a multi-row VALUES statement of at
+ * most this many rows, one kept plan per row count: a statement that Citus
+ * routes and counts like a single-row one (with INSERT ... SELECT it counts
+ * the rows sent, not the rows written, and SPI's tuple count check fails).
+ */
+#define UPSERT_CHUNK 64
+#define UPSERT_COLS 8			/* parameters per row; then one for now() */
+
 /* Plans kept for the life of the backend. */
 static SPIPlanPtr hashes_plan;
-static SPIPlanPtr upsert_plan;
+static SPIPlanPtr upsert_plans[UPSERT_CHUNK + 1];
 
 static void
 PreparePlans(void)
 {
 	Oid			t_hashes[1] = {TEXTARRAYOID};
-	Oid			t_upsert[9] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT8ARRAYOID,
-	TIMESTAMPTZOID};
 
 	if (hashes_plan != NULL)
 		return;
 	hashes_plan = mtm_prepare_kept(
 		"SELECT track_id, content_hash FROM music_tm.tracks"
 		" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_hashes);
-	upsert_plan = mtm_prepare_kept(
-		MTM_TRACK_INSERT
-		" SELECT pg_catalog.unnest($1), pg_catalog.unnest($2),"
-		"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), $9, $9"
-		MTM_TRACK_ON_CONFLICT, 9, t_upsert);
+}
+
+/* The kept upsert of rows tracks (1 <= rows <= UPSERT_CHUNK). */
+static SPIPlanPtr
+UpsertPlan(int rows)
+{
+	static const Oid row_types[UPSERT_COLS] = {TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, INT4OID, TEXTOID, JSONBOID, INT8OID};
+	int			nargs = rows * UPSERT_COLS + 1;
+	StringInfoData sql;
+	Oid		   *types;
+
+	Assert(rows >= 1 && rows <= UPSERT_CHUNK);
+	if (upsert_plans[rows] != NULL)
+		return upsert_plans[rows];
+
+	types = palloc(sizeof(Oid) * nargs);
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, MTM_TRACK_INSERT " VALUES ");
+	for (int r = 0; r < rows; r++)
+	{
+		appendStringInfoString(&sql, r > 0 ? ", (" : "(");
+		for (int c = 0; c < UPSERT_COLS; c++)
+		{
+			appendStringInfo(&sql, "$%d, ", r * UPSERT_COLS + c + 1);
+			types[r * UPSERT_COLS + c] = row_types[c];
+		}
+		appendStringInfo(&sql, "$%d, $%d)", nargs, nargs);
+	}
+	appendStringInfoString(&sql, MTM_TRACK_ON_CONFLICT);
+	types[nargs - 1] = TIMESTAMPTZOID;
+	upsert_plans[rows] = mtm_prepare_kept(sql.data, nargs, types);
+	pfree(sql.data);
+	pfree(types);
+	return upsert_plans[rows];
 }
 
 /* Append {"item": i, "rank": r, "reason": ...} to the summary's skip list. */
@@ -264,17 +300,26 @@ CollectEntries(JsonbContainer *items, int32 offset, PageSummary *sum, int *count
 	return entries;
 }
 
+/* A text Datum, or a null one (*isnull = 'n') for a NULL string. */
+static Datum
+NullableText(const char *s, char *isnull)
+{
+	*isnull = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
 /*
  * Step 1: store the page's tracks.  Reads the stored hashes of all of them in
- * one statement, then upserts the new and changed ones in one statement, in
- * track_id order.
+ * one statement, then upserts the new and changed ones in one statement (per
+ * UPSERT_CHUNK of them), in track_id order.
  */
 static void
 StoreTracks(PageEntry *entries, int n, TimestampTz now, PageSummary *sum)
 {
 	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
 	bool	   *send = palloc0(sizeof(bool) * Max(n, 1));
-	Datum		args[9];
+	MtmTrackRow **sendable = palloc(sizeof(MtmTrackRow *) * Max(n, 1));
+	Datum		args[1];
 	int			nsend = 0;
 	int			ret;
 
@@ -310,76 +355,59 @@ StoreTracks(PageEntry *entries, int n, TimestampTz now, PageSummary *sum)
 			send[hit - entries] = false;
 	}
 
+	for (int i = 0; i < n; i++)
+		if (send[i])
+			sendable[nsend++] = &entries[i].row;
+	sum->tracks_unchanged += n - nsend;
+
+	for (int first = 0; first < nsend; first += UPSERT_CHUNK)
 	{
-		char	  **names = palloc(sizeof(char *) * Max(n, 1));
-		char	  **artists = palloc(sizeof(char *) * Max(n, 1));
-		char	  **albums = palloc(sizeof(char *) * Max(n, 1));
-		char	  **urls = palloc(sizeof(char *) * Max(n, 1));
-		Datum	   *durations = palloc(sizeof(Datum) * Max(n, 1));
-		bool	   *duration_nulls = palloc(sizeof(bool) * Max(n, 1));
-		Datum	   *raws = palloc(sizeof(Datum) * Max(n, 1));
-		Datum	   *hashes = palloc(sizeof(Datum) * Max(n, 1));
-		int			dims[1];
-		int			lbs[1] = {1};
-
-		for (int i = 0; i < n; i++)
-		{
-			MtmTrackRow *row = &entries[i].row;
-
-			if (!send[i])
-				continue;
-			ids[nsend] = row->track_id;
-			names[nsend] = row->name;
-			artists[nsend] = row->artist_name;
-			albums[nsend] = row->album_name;
-			urls[nsend] = row->spotify_url;
-			durations[nsend] = Int32GetDatum(row->duration_ms);
-			duration_nulls[nsend] = !row->has_duration;
-			raws[nsend] = JsonbPGetDatum(row->raw_json);
-			hashes[nsend] = Int64GetDatum(row->content_hash);
-			nsend++;
-		}
-		sum->tracks_unchanged += n - nsend;
-		if (nsend == 0)
-			return;
-
-		dims[0] = nsend;
-		args[0] = PointerGetDatum(mtm_text_array(ids, nsend));
-		args[1] = PointerGetDatum(mtm_text_array(names, nsend));
-		args[2] = PointerGetDatum(mtm_text_array(artists, nsend));
-		args[3] = PointerGetDatum(mtm_text_array(albums, nsend));
-		args[4] = PointerGetDatum(construct_md_array(durations, duration_nulls, 1,
-													 dims, lbs, INT4OID, 4, true,
-													 TYPALIGN_INT));
-		args[5] = PointerGetDatum(mtm_text_array(urls, nsend));
-		args[6] = PointerGetDatum(construct_array(raws, nsend, JSONBOID, -1,
-												  false, TYPALIGN_INT));
-		args[7] = PointerGetDatum(construct_array(hashes, nsend, INT8OID, 8,
-												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		args[8] = TimestampTzGetDatum(now);
-	}
-
-	{
+		int			rows = Min(UPSERT_CHUNK, nsend - first);
+		SPIPlanPtr	plan = UpsertPlan(rows);
+		Datum	   *vals = palloc(sizeof(Datum) * (rows * UPSERT_COLS + 1));
+		char	   *nulls = palloc(rows * UPSERT_COLS + 2);
 		MtmTrackWriter writer;
 
-		mtm_track_write_begin(&writer);
-		ret = SPI_execute_plan(upsert_plan, args, NULL, false, 0);
-		mtm_track_write_end(&writer);
-	}
-	if (ret != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "writing music_tm.tracks failed: %s", SPI_result_code_string(ret));
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		bool		isnull;
+		memset(nulls, ' ', rows * UPSERT_COLS + 1);
+		nulls[rows * UPSERT_COLS + 1] = '\0';
+		for (int r = 0; r < rows; r++)
+		{
+			MtmTrackRow *row = sendable[first + r];
+			Datum	   *a = &vals[r * UPSERT_COLS];
+			char	   *nl = &nulls[r * UPSERT_COLS];
 
-		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r],
-									   SPI_tuptable->tupdesc, 1, &isnull)))
-			sum->tracks_inserted++;
-		else
-			sum->tracks_updated++;
+			a[0] = CStringGetTextDatum(row->track_id);
+			a[1] = NullableText(row->name, &nl[1]);
+			a[2] = NullableText(row->artist_name, &nl[2]);
+			a[3] = NullableText(row->album_name, &nl[3]);
+			a[4] = Int32GetDatum(row->duration_ms);
+			nl[4] = row->has_duration ? ' ' : 'n';
+			a[5] = NullableText(row->spotify_url, &nl[5]);
+			a[6] = JsonbPGetDatum(row->raw_json);
+			a[7] = Int64GetDatum(row->content_hash);
+		}
+		vals[rows * UPSERT_COLS] = TimestampTzGetDatum(now);
+
+		mtm_track_write_begin(&writer);
+		ret = SPI_execute_plan(plan, vals, nulls, false, 0);
+		mtm_track_write_end(&writer);
+		if (ret != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "writing music_tm.tracks failed: %s", SPI_result_code_string(ret));
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+
+			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r],
+										   SPI_tuptable->tupdesc, 1, &isnull)))
+				sum->tracks_inserted++;
+			else
+				sum->tracks_updated++;
+		}
+		/* a concurrent writer stored the same object first: nothing written */
+		sum->tracks_unchanged += rows - SPI_processed;
+		pfree(vals);
+		pfree(nulls);
 	}
-	/* a concurrent writer stored the same object first: nothing written */
-	sum->tracks_unchanged += nsend - SPI_processed;
 }
 
 /* The page to apply to the stored chart, and the summary to count in. */
