@@ -214,6 +214,26 @@ COMMENT ON FUNCTION music_tm.drop_distributed_tables() IS
   'On a distributed install, before DROP EXTENSION music_tm: drop music_tm.charts, music_tm.tracks (every chart and track, on every node) and the view chart_entries; refuses when the tables are not distributed';
 REVOKE ALL ON FUNCTION music_tm.drop_distributed_tables() FROM PUBLIC;
 
+-- Dashboards: sparklines of many tracks in one call (one walk of the
+-- series), so that nobody needs sparkline() per row of a query on a
+-- distributed table, which Citus cannot run.
+CREATE FUNCTION music_tm.sparklines(
+    track_ids  text[],
+    time_range music_tm.time_range,
+    listener   text DEFAULT 'default',
+    from_date  date DEFAULT NULL,
+    to_date    date DEFAULT NULL)
+RETURNS TABLE (track_id text, sparkline text)
+AS 'MODULE_PATHNAME', 'sparklines'
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off;
+COMMENT ON FUNCTION music_tm.sparklines(text[], music_tm.time_range, text, date, date) IS
+  'music_tm.sparkline for each element of track_ids (at most 1000), in their order, from one read of the series: for dashboards, and on Citus instead of sparkline() per row of a query on a distributed table';
+REVOKE ALL ON FUNCTION music_tm.sparklines(text[], music_tm.time_range, text, date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION music_tm.sparklines(text[], music_tm.time_range, text, date, date)
+    TO music_tm_reader, music_tm_writer;
+
 -- the policies of this database, in the new form
 SELECT music_tm.apply_listener_isolation();
 

@@ -43,6 +43,13 @@ FROM (VALUES
   ('svg reversed',         $q$SELECT music_tm.run_svg('a', 'short_term', 'default', '2026-02-01', '2026-01-01')$q$),
   ('svg tiny',             $q$SELECT music_tm.run_svg('a', 'short_term', width => 10)$q$),
   ('svg null height',      $q$SELECT music_tm.run_svg('a', 'short_term', height => NULL)$q$),
+  ('sparklines null ids',  $q$SELECT * FROM music_tm.sparklines(NULL, 'short_term')$q$),
+  ('sparklines null range',$q$SELECT * FROM music_tm.sparklines('{a}', NULL)$q$),
+  ('sparklines null listener', $q$SELECT * FROM music_tm.sparklines('{a}', 'short_term', NULL)$q$),
+  ('sparklines null item', $q$SELECT * FROM music_tm.sparklines('{a,NULL}', 'short_term')$q$),
+  ('sparklines 2-D',       $q$SELECT * FROM music_tm.sparklines('{{a},{b}}', 'short_term')$q$),
+  ('sparklines too many',  $q$SELECT * FROM music_tm.sparklines(array_fill('a'::text, ARRAY[1001]), 'short_term')$q$),
+  ('sparklines reversed',  $q$SELECT * FROM music_tm.sparklines('{a}', 'short_term', 'default', '2026-02-01', '2026-01-01')$q$),
   -- empty, not errors
   ('history unknown',      $q$SELECT * FROM music_tm.rank_history('nope', 'short_term', 'nobody')$q$),
   ('as_of unknown',        $q$SELECT * FROM music_tm.chart_as_of('2026-01-01', 'short_term', 'nobody')$q$),
@@ -53,7 +60,9 @@ FROM (VALUES
   ('artist unknown',       $q$SELECT * FROM music_tm.artist_history('Nobody', 'short_term')$q$),
   ('artist stats unknown', $q$SELECT * FROM music_tm.artist_run_stats('Nobody', 'short_term')$q$),
   ('sparkline unknown',    $q$SELECT music_tm.sparkline('nope', 'short_term') WHERE music_tm.sparkline('nope', 'short_term') IS NOT NULL$q$),
-  ('svg unknown',          $q$SELECT music_tm.run_svg('nope', 'short_term') WHERE music_tm.run_svg('nope', 'short_term') IS NOT NULL$q$)
+  ('svg unknown',          $q$SELECT music_tm.run_svg('nope', 'short_term') WHERE music_tm.run_svg('nope', 'short_term') IS NOT NULL$q$),
+  ('sparklines empty',     $q$SELECT * FROM music_tm.sparklines('{}', 'short_term')$q$),
+  ('sparklines at the cap',$q$SELECT * FROM music_tm.sparklines(array_fill('a'::text, ARRAY[1000]), 'short_term', 'nobody')$q$)
 ) AS cases(c, s);
 
 -- the full report of one error

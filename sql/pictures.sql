@@ -25,6 +25,21 @@ SELECT music_tm.sparkline('p', 'long_term') IS NULL AS no_run;
 -- a window with snapshots but none of the track's: only dots
 SELECT music_tm.sparkline('p', 'short_term', 'default', '2026-06-03', '2026-06-04');
 
+-- sparklines: sparkline() for many tracks from one read of the series, a
+-- row per element in their order (repeats too), NULL where nothing to draw
+SELECT * FROM music_tm.sparklines('{q,p,nope,p}', 'short_term');
+SELECT * FROM music_tm.sparklines('{p,q}', 'short_term', 'default', '2026-05-30', '2026-06-05');
+SELECT * FROM music_tm.sparklines('{p,q}', 'short_term', from_date => '2026-06-02', to_date => '2026-06-05');
+SELECT * FROM music_tm.sparklines('{p}', 'long_term');
+-- and they equal sparkline() for every track, listener, range and window
+SELECT count(*) AS compared,
+       count(*) FILTER (WHERE s.sparkline IS DISTINCT FROM
+                        music_tm.sparkline(s.track_id, r, 'default', f, t)) AS different
+FROM unnest(enum_range(NULL::music_tm.time_range)) r,
+     (VALUES (NULL::date, NULL::date), ('2026-06-02', NULL), (NULL, '2026-06-03'),
+             ('2026-05-01', '2026-06-30'), ('2026-06-04', '2026-06-04')) w(f, t),
+     LATERAL music_tm.sparklines('{p,q,nope}', r, 'default', f, t) s;
+
 -- the SVG parses as an XML document
 SELECT xmlparse(DOCUMENT music_tm.run_svg('p', 'short_term')) IS DOCUMENT AS parses;
 SELECT music_tm.run_svg('p', 'short_term', width => 320, height => 160);

@@ -251,6 +251,108 @@ mtm_load_track_series(const MtmSeries *s, Datum track_id, DateADT from,
 	return run->n > 0;
 }
 
+/* What a walk of the series collects for many tracks. */
+typedef struct TracksWalk
+{
+	text	  **ids;			/* sorted by mtm_text_cmp, distinct */
+	int			n;
+	MtmRun	   *runs;			/* runs[k]: the entries of ids[k] */
+	int		   *caps;
+	MtmDates   *dates;
+} TracksWalk;
+
+static int
+CompareTextPtr(const void *a, const void *b)
+{
+	return mtm_text_cmp(*(text *const *) a, *(text *const *) b);
+}
+
+static void
+VisitForTracks(DateADT d, ArrayType *ids, void *arg)
+{
+	TracksWalk *w = arg;
+	MtmIdIter	it;
+	int32		rank;
+	text	   *id;
+
+	mtm_ids_begin(&it, ids);
+	while (mtm_ids_next(&it, &rank, &id))
+	{
+		text	  **hit = bsearch(&id, w->ids, w->n, sizeof(text *), CompareTextPtr);
+		MtmRun	   *run;
+		int			k;
+
+		if (hit == NULL)
+			continue;
+		k = hit - w->ids;
+		run = &w->runs[k];
+		if (run->n == w->caps[k])
+		{
+			w->caps[k] *= 2;
+			run->date = repalloc(run->date, sizeof(DateADT) * w->caps[k]);
+			run->rank = repalloc(run->rank, sizeof(int32) * w->caps[k]);
+		}
+		run->date[run->n] = d;
+		run->rank[run->n++] = rank;
+	}
+	mtm_dates_add(w->dates, d);
+}
+
+/*
+ * The runs of many tracks and every snapshot date of the series, from one
+ * walk of it, copied into cxt.  ids: n distinct ids sorted with
+ * mtm_text_sort_ids; runs[k] gets the entries of ids[k].  Connects to SPI
+ * itself.
+ */
+void
+mtm_load_tracks_runs(const MtmSeries *s, text **ids, int n, MtmRun *runs,
+					 MtmDates *dates, MemoryContext cxt)
+{
+	TracksWalk	w;
+
+	w.ids = ids;
+	w.n = n;
+	w.runs = runs;
+	w.caps = MemoryContextAlloc(cxt, sizeof(int) * Max(n, 1));
+	w.dates = dates;
+	for (int k = 0; k < n; k++)
+	{
+		w.caps[k] = 16;
+		runs[k].n = 0;
+		runs[k].date = MemoryContextAlloc(cxt, sizeof(DateADT) * w.caps[k]);
+		runs[k].rank = MemoryContextAlloc(cxt, sizeof(int32) * w.caps[k]);
+	}
+	mtm_dates_init(dates, cxt);
+
+	SPI_connect();
+	mtm_scan_series(s, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitForTracks, &w);
+	SPI_finish();
+}
+
+/* Sort ids for mtm_load_tracks_runs and drop repeats; returns the count. */
+int
+mtm_text_sort_ids(text **ids, int n)
+{
+	int			kept = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(ids, n, sizeof(text *), CompareTextPtr);
+	for (int i = 1; i < n; i++)
+		if (mtm_text_cmp(ids[kept], ids[i]) != 0)
+			ids[++kept] = ids[i];
+	return kept + 1;
+}
+
+/* Index of id in ids (as sorted by mtm_text_sort_ids), or -1. */
+int
+mtm_text_find_id(text **ids, int n, text *id)
+{
+	text	  **hit = bsearch(&id, ids, n, sizeof(text *), CompareTextPtr);
+
+	return hit ? (int) (hit - ids) : -1;
+}
+
 /*
  * rank_history(track_id text, time_range music_tm.time_range, listener text)
  * returns setof (snapshot_date, rank, previous_rank, movement, status)

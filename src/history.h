@@ -80,6 +80,12 @@ extern bool mtm_load_track_series(const MtmSeries *s, Datum track_id,
 								  DateADT from, DateADT to, MtmRun *run,
 								  MtmDates *dates, MemoryContext cxt);
 
+extern void mtm_load_tracks_runs(const MtmSeries *s, text **ids, int n,
+								 MtmRun *runs, MtmDates *dates,
+								 MemoryContext cxt);
+extern int	mtm_text_sort_ids(text **ids, int n);
+extern int	mtm_text_find_id(text **ids, int n, text *id);
+
 extern void mtm_stats_init(MtmRunStats *st);
 extern void mtm_stats_add(MtmRunStats *st, int ordinal, DateADT date, int32 rank);
 extern int32 mtm_stats_current(const MtmRunStats *st, const MtmDates *dates);

@@ -11,8 +11,10 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/xml.h"
@@ -22,6 +24,7 @@
 
 PG_FUNCTION_INFO_V1(sparkline);
 PG_FUNCTION_INFO_V1(run_svg);
+PG_FUNCTION_INFO_V1(sparklines);
 
 /* Eight bars, lowest first: rank 1 is the full block. */
 static const char *const bars[8] = {
@@ -41,6 +44,28 @@ typedef struct Window
 	int			charted;		/* snapshots of the window with an entry */
 } Window;
 
+/* Mark which of w->dates the run is on, and its worst rank among them. */
+static void
+FillWindow(Window *w, const MtmRun *run)
+{
+	int			j = 0;
+
+	w->here = palloc0(sizeof(bool) * (w->dates.n + 1));
+	w->rank = palloc0(sizeof(int32) * (w->dates.n + 1));
+	for (int i = 0; i < w->dates.n; i++)
+	{
+		while (j < run->n && run->date[j] < w->dates.date[i])
+			j++;
+		if (j < run->n && run->date[j] == w->dates.date[i])
+		{
+			w->here[i] = true;
+			w->rank[i] = run->rank[j];
+			w->worst = Max(w->worst, run->rank[j]);
+			w->charted++;
+		}
+	}
+}
+
 /*
  * Load the window of a picture; arguments: 0 track_id, 1 time_range,
  * 2 listener, 3 from_date, 4 to_date (both may be NULL).  Returns false when
@@ -54,8 +79,6 @@ LoadWindow(FunctionCallInfo fcinfo, const char *funcname, MtmSeries *series,
 	MtmRun		run;
 	DateADT		from;
 	DateADT		to;
-	int			i;
-	int			j = 0;
 
 	mtm_hist_track_args(fcinfo, funcname, series);
 	from = PG_ARGISNULL(3) ? DATEVAL_NOBEGIN : PG_GETARG_DATEADT(3);
@@ -66,21 +89,31 @@ LoadWindow(FunctionCallInfo fcinfo, const char *funcname, MtmSeries *series,
 	if (!mtm_load_track_series(series, PG_GETARG_DATUM(0), from, to, &run,
 							   &w->dates, cxt))
 		return false;
+	FillWindow(w, &run);
+	return w->dates.n > 0;
+}
 
-	w->here = palloc0(sizeof(bool) * (w->dates.n + 1));
-	w->rank = palloc0(sizeof(int32) * (w->dates.n + 1));
-	for (i = 0; i < w->dates.n; i++)
-	{
-		while (j < run.n && run.date[j] < w->dates.date[i])
-			j++;
-		if (j < run.n && run.date[j] == w->dates.date[i])
-		{
-			w->here[i] = true;
-			w->rank[i] = run.rank[j];
-			w->worst = Max(w->worst, run.rank[j]);
-			w->charted++;
-		}
-	}
+/*
+ * The window of one track out of a walk of many (mtm_load_tracks_runs): the
+ * series' dates from "from" (DATEVAL_NOBEGIN: the track's debut) to "to",
+ * as LoadWindow picks them.  Returns false when there is nothing to draw.
+ */
+static bool
+WindowFromRun(const MtmRun *run, const MtmDates *all, DateADT from,
+			  DateADT to, Window *w)
+{
+	DateADT		lo;
+
+	memset(w, 0, sizeof(*w));
+	if (run->n == 0)
+		return false;
+	lo = DATE_IS_NOBEGIN(from) ? run->date[0] : from;
+	w->dates.date = palloc(sizeof(DateADT) * (all->n + 1));
+	for (int i = 0; i < all->n; i++)
+		if (all->date[i] >= lo && all->date[i] <= to)
+			w->dates.date[w->dates.n++] = all->date[i];
+	w->dates.cap = all->n + 1;
+	FillWindow(w, run);
 	return w->dates.n > 0;
 }
 
@@ -102,33 +135,122 @@ ScaleBottom(const Window *w)
  * gets better, from the bottom of the scale (ScaleBottom: lowest bar) to
  * rank 1 (full block), or a middle dot when the track was not on that chart.
  */
-Datum
-sparkline(PG_FUNCTION_ARGS)
+static text *
+DrawSparkline(const Window *w)
 {
-	MtmSeries	series;
-	Window		w;
+	int32		bottom = ScaleBottom(w);
 	StringInfoData buf;
-	int32		bottom;
-	int			i;
 
-	if (!LoadWindow(fcinfo, "sparkline", &series, &w))
-		PG_RETURN_NULL();
-	bottom = ScaleBottom(&w);
 	initStringInfo(&buf);
-	for (i = 0; i < w.dates.n; i++)
+	for (int i = 0; i < w->dates.n; i++)
 	{
 		int			level;
 
-		if (!w.here[i])
+		if (!w->here[i])
 		{
 			appendStringInfoString(&buf, MTM_ABSENT_MARK);
 			continue;
 		}
 		/* rank 1 -> 7, bottom -> 0, rounded to the nearest level */
-		level = (int) (((int64) (bottom - w.rank[i]) * 14 / (bottom - 1) + 1) / 2);
+		level = (int) (((int64) (bottom - w->rank[i]) * 14 / (bottom - 1) + 1) / 2);
 		appendStringInfoString(&buf, bars[level]);
 	}
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+	return cstring_to_text_with_len(buf.data, buf.len);
+}
+
+Datum
+sparkline(PG_FUNCTION_ARGS)
+{
+	MtmSeries	series;
+	Window		w;
+
+	if (!LoadWindow(fcinfo, "sparkline", &series, &w))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(DrawSparkline(&w));
+}
+
+/* Most track ids one call of sparklines takes. */
+#define MTM_MAX_SPARKLINES 1000
+
+/*
+ * sparklines(track_ids text[], time_range, listener, from_date, to_date)
+ * returns setof (track_id text, sparkline text)
+ *
+ * sparkline() for many tracks from one walk of the series: a row per element
+ * of track_ids, in their order, the sparkline NULL where there is nothing to
+ * draw.  For dashboards, and for Citus, where a read function may not be
+ * called per row of a query on a distributed table.
+ */
+Datum
+sparklines(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext cxt = CurrentMemoryContext;
+	MtmSeries	series;
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	text	  **ids;
+	int			nids;
+	MtmRun	   *runs;
+	MtmDates	all;
+	DateADT		from;
+	DateADT		to;
+
+	mtm_hist_require(fcinfo, 0, "track_ids", "sparklines");
+	mtm_hist_require(fcinfo, 1, "time_range", "sparklines");
+	mtm_hist_require(fcinfo, 2, "listener", "sparklines");
+	mtm_hist_series(fcinfo, 1, 2, &series);
+	from = PG_ARGISNULL(3) ? DATEVAL_NOBEGIN : PG_GETARG_DATEADT(3);
+	to = PG_ARGISNULL(4) ? DATEVAL_NOEND : PG_GETARG_DATEADT(4);
+	mtm_hist_check_dates(from, to, "from_date", "to_date");
+
+	arr = PG_GETARG_ARRAYTYPE_P(0);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("track_ids must be a one-dimensional array"),
+				 errdetail("Argument \"track_ids\" has %d dimensions.", ARR_NDIM(arr))));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
+	if (nelems > MTM_MAX_SPARKLINES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many track ids for one call of sparklines"),
+				 errdetail("Argument \"track_ids\" has %d elements; the limit is %d.",
+						   nelems, MTM_MAX_SPARKLINES)));
+	ids = palloc(sizeof(text *) * Max(nelems, 1));
+	for (int i = 0; i < nelems; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("track_ids must not contain NULL"),
+					 errdetail("Element %d of argument \"track_ids\" is NULL.", i + 1)));
+		ids[i] = DatumGetTextPP(elems[i]);
+	}
+	nids = mtm_text_sort_ids(ids, nelems);
+	runs = palloc(sizeof(MtmRun) * Max(nids, 1));
+
+	InitMaterializedSRF(fcinfo, 0);
+	mtm_load_tracks_runs(&series, ids, nids, runs, &all, cxt);
+
+	for (int i = 0; i < nelems; i++)
+	{
+		int			k = mtm_text_find_id(ids, nids, DatumGetTextPP(elems[i]));
+		Window		w;
+		Datum		values[2];
+		bool		isnull[2] = {false, false};
+
+		CHECK_FOR_INTERRUPTS();
+		values[0] = elems[i];
+		if (WindowFromRun(&runs[k], &all, from, to, &w))
+			values[1] = PointerGetDatum(DrawSparkline(&w));
+		else
+			isnull[1] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	}
+	return (Datum) 0;
 }
 
 /* $1 track_id */
