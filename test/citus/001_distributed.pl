@@ -235,6 +235,28 @@ $coord->safe_psql('postgres', $script);
 is_deeply([ map { tracks_versions($_) } @workers ], \@before,
 	'replaying every page leaves the reference table untouched on every worker');
 
+# Dashboards: sparklines for every track a listener ever charted, the ids
+# from another function (no distributed table in the query: each function
+# routes its own statements), the function called once
+my $dash = q{
+SELECT string_agg(s.track_id || ' ' || coalesce(s.sparkline, '-'), E'\n')
+FROM music_tm.sparklines(ARRAY(SELECT track_id FROM music_tm.all_run_stats('short_term', 'l07') ORDER BY track_id),
+                         'short_term', 'l07') s};
+my $dash_want = $single->safe_psql('postgres', $dash);
+cmp_ok(scalar(split /\n/, $dash_want), '>=', 10, 'a dashboard of many sparklines');
+is($coord->safe_psql('postgres', $dash), $dash_want, 'sparklines(ARRAY(SELECT ... FROM all_run_stats(...))) works on Citus');
+# what does not: a read function in a query on a distributed table, which
+# Citus sends to the shard, where the function cannot reach the other nodes
+# (the README says so)
+for my $q (
+	q{SELECT music_tm.sparkline(e.track_id, 'short_term', 'l07') FROM music_tm.chart_entries e WHERE e.listener = 'l07'},
+	q{SELECT * FROM music_tm.sparklines(ARRAY(SELECT id FROM music_tm.charts c, unnest(c.track_ids) id WHERE c.listener = 'l07' AND id IS NOT NULL), 'short_term', 'l07')})
+{
+	($rc, $out, $err) = $coord->psql('postgres', $q);
+	like($err, qr/cannot execute a distributed query from a query on a shard/,
+		'a read function inside a query on a distributed table: Citus refuses it');
+}
+
 # A member of music_tm_writer (not the tables' owner) records pages with
 # new tracks, and save_track then save_snapshot_row in one transaction.
 my $writes = q{
