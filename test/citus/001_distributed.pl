@@ -12,38 +12,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 'test/citus';
+use MtmCitus;
 
-my $pg_config = $ENV{PG_CONFIG} || 'pg_config';
-my $libdir = `$pg_config --pkglibdir`;
-chomp $libdir;
-plan skip_all =>
-  "Citus is not installed for this PostgreSQL ($libdir/citus.so is missing); "
-  . "see the README, Scaling out with Citus"
-  unless -f "$libdir/citus.so";
-
-# the cluster: shards few (a test, not a benchmark), 2PC possible
-my %conf = (
-	shared_preload_libraries => "'citus'",
-	max_prepared_transactions => 100,
-	max_connections => 100,
-	'citus.shard_count' => 8);
-my @citus;
-for my $name (qw(coordinator worker1 worker2))
-{
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf',
-		join("\n", map { "$_ = $conf{$_}" } sort keys %conf));
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
-	push @citus, $node;
-}
+skip_without_citus();
+my @citus = start_citus('c1');
 my ($coord, @workers) = @citus;
-$coord->safe_psql('postgres',
-	"SELECT citus_set_coordinator_host('" . $coord->host . "', " . $coord->port . ")");
-$coord->safe_psql('postgres',
-	"SELECT citus_add_node('" . $_->host . "', " . $_->port . ")")
-  for @workers;
 is($coord->safe_psql('postgres', 'SELECT count(*) FROM citus_get_active_worker_nodes()'),
 	'2', 'two workers');
 
@@ -81,37 +55,6 @@ srand(20261202);
 my @listeners = map { sprintf('l%02d', $_) } 1 .. 10;
 my @dates = ('2026-09-07', '2026-09-14', '2026-09-21', '2026-09-28', '2026-10-05');
 
-sub track_json
-{
-	my ($t) = @_;
-	my $id = $t % 7 == 0 ? "play$t" : "trk$t";
-	my $linked = $t % 7 == 0 ? qq(, "linked_from": {"id": "trk$t"}) : '';
-	my $ar = $t % 4;
-	return qq({"id": "$id", "name": "Track $t", "duration_ms": ${\ (180000 + $t)}, )
-	  . qq("artists": [{"id": "ar$ar", "name": "Artist $ar"}], )
-	  . qq("album": {"name": "Album ${\ ($t % 3)}", "release_date": "${\ (1990 + $t)}"}, )
-	  . qq("external_ids": {"isrc": "QZ${\ sprintf('%010d', $t)}"}$linked});
-}
-
-# the two pages of one chart: ten distinct tracks, ranks 1-5 and 6-10 (a
-# track on both pages would move from one rank to the other at each replay)
-sub chart_pages
-{
-	my ($listener, $date, $range) = @_;
-	my (%seen, @items);
-	while (@items < 10)
-	{
-		my $t = 1 + int(rand(30));
-		next if $seen{$t}++;
-		push @items, track_json($t);
-	}
-	$items[2] = 'null' if rand() < 0.1;
-	$items[9] = qq({"id": null, "is_local": true, "name": "Tape"}) if rand() < 0.1;
-	return map {
-		my $page = qq({"offset": $_, "items": [@{[join(', ', @items[$_ .. $_ + 4])]}]});
-		"SELECT chart FROM music_tm.record_top_tracks('$range', '$page', '$date', '$listener');"
-	} (0, 5);
-}
 my @pages;
 for my $l (@listeners)
 {
@@ -128,46 +71,8 @@ is($coord->safe_psql('postgres', $script), $single->safe_psql('postgres', $scrip
 # FROM but arrays and series: each call runs its own statements.
 my $ids = $single->safe_psql('postgres',
 	q{SELECT string_agg(quote_literal(track_id), ',' ORDER BY track_id) FROM music_tm.tracks});
-my $ls = join(',', map { "'$_'" } @listeners);
-my $functions = qq{
-SELECT string_agg(x, E'\\n' ORDER BY x) FROM (
-  SELECT 'as_of ' || l || ' ' || r || ' ' || d || ' ' || c::text AS x
-  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY['short_term', 'long_term']::music_tm.time_range[]) r,
-       generate_series(date '2026-09-07', date '2026-10-12', interval '7 days') d,
-       LATERAL music_tm.chart_as_of(d::date, r, l) c
-  UNION ALL
-  SELECT 'diff ' || l || ' ' || r || ' ' || c::text
-  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY['short_term', 'long_term']::music_tm.time_range[]) r,
-       LATERAL music_tm.chart_diff('2026-09-07', '2026-10-05', r, l) c
-  UNION ALL
-  SELECT 'churn ' || l || ' ' || r || ' ' || c::text
-  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY['short_term', 'long_term']::music_tm.time_range[]) r,
-       LATERAL music_tm.chart_churn('2026-09-07', '2026-10-05', r, l) c
-  UNION ALL
-  SELECT 'all_stats ' || l || ' ' || r || ' ' || s::text
-  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY['short_term', 'long_term']::music_tm.time_range[]) r,
-       LATERAL music_tm.all_run_stats(r, l) s
-  UNION ALL
-  SELECT 'track ' || l || ' ' || t || ' ' || concat_ws(' ', h::text, s::text,
-         music_tm.sparkline(t, 'short_term', l), md5(music_tm.run_svg(t, 'short_term', l)))
-  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY[$ids]) t,
-       LATERAL (SELECT string_agg(h::text, ';') AS h FROM music_tm.rank_history(t, 'short_term', l) h) h,
-       LATERAL (SELECT string_agg(s::text, ';') AS s FROM music_tm.run_stats(t, 'short_term', l) s) s
-  UNION ALL
-  SELECT 'artist ' || l || ' ' || a || ' ' || concat_ws(' ', h::text, s::text)
-  FROM unnest(ARRAY[$ls]) l, unnest(ARRAY['ar0', 'ar1', 'ar2', 'ar3']) a,
-       LATERAL (SELECT string_agg(h::text, ';') AS h FROM music_tm.artist_history(a, 'long_term', l) h) h,
-       LATERAL (SELECT string_agg(s::text, ';') AS s
-                FROM music_tm.artist_run_stats('Artist ' || right(a, 1), 'long_term', l) s) s
-  UNION ALL
-  SELECT 'detail ' || d::text FROM unnest(ARRAY[$ids]) t, LATERAL music_tm.track_detail(t) d) q};
-my $tables = q{
-SELECT (SELECT string_agg(concat_ws(' ', listener, time_range, snapshot_date, rank, track_id, playable_id), E'\n'
-                          ORDER BY listener, time_range, snapshot_date, rank)
-        FROM music_tm.chart_entries) || E'\n' ||
-       (SELECT string_agg(concat_ws(' ', track_id, name, content_hash, isrc, release_year), E'\n' ORDER BY track_id)
-        FROM music_tm.tracks) || E'\n' ||
-       (SELECT count(*) FROM music_tm.check_charts())};
+my $functions = answers_sql($ids, \@listeners);
+my $tables = $TABLES_SQL;
 my $want = $single->safe_psql('postgres', $functions);
 cmp_ok(scalar(split /\n/, $want), '>', 1000, 'many answers to compare');
 is($coord->safe_psql('postgres', $functions), $want,
