@@ -143,7 +143,7 @@ def bench_save_track(cur, report, repeat):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", action="append",
-                    choices=["save_track", "ingest", "history", "extract", "versions"],
+                    choices=["save_track", "ingest", "history", "extract", "versions", "citus"],
                     help="run only these benchmarks (repeatable); default: all")
     ap.add_argument("--days", type=int, default=28, help="days of sample pages (save_track)")
     ap.add_argument("--repeat", type=int, default=3)
@@ -168,7 +168,7 @@ def main():
         a.pages, a.e2e_pages, a.concurrent_pages = 100, 10, 80
         a.extract_rows = 5000
         a.versions_days = 60
-    only = set(a.only or ["save_track", "ingest", "history", "extract", "versions"])
+    only = set(a.only or ["save_track", "ingest", "history", "extract", "versions", "citus"])
     quick_warning = ("--quick: every benchmark runs at a small scale, where calls take a few ms and "
                      "their timings swing from run to run; the ratios and 'met'/'NOT met' of this run are "
                      "not comparable to the figures in README.md (run without --quick for those)")
@@ -209,6 +209,9 @@ def main():
         import extract
         print(f"\nJSONB extraction, {a.extract_rows} TOASTed track objects per table:")
         timed("extract", lambda: extract.bench_extract(cur, report, a.repeat, a.extract_rows))
+    if "citus" in only:
+        import citus
+        timed("citus", lambda: citus.run(report, 60 if a.quick else 240, a.repeat))
     missed = [r for r in report.rows if r[3] == "NOT met"]
     print(f"{len(report.rows)} ratios, {len(missed)} targets not met")
     print(f"took {(time.perf_counter() - started) / 60:.1f} min ({', '.join(took)})")
