@@ -135,10 +135,43 @@ SELECT relname FROM pg_class WHERE relname ~ '^tracks_[0-9]+$' AND relnamespace 
 	return $node->safe_psql('postgres',
 		qq{SELECT md5(string_agg(xmin::text || ctid::text, ',' ORDER BY track_id)) || ' ' || count(*) FROM music_tm.$shard});
 }
+# and the workers' write counters of their reference-table shard, once the
+# backends that served the coordinator have ended (they report at exit)
+sub tracks_writes
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		q{SET citus.show_shards_for_app_name_prefixes = '*';
+SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables
+WHERE relname ~ '^tracks_[0-9]+$' AND schemaname = 'music_tm'});
+}
+sub settled_writes
+{
+	my ($node) = @_;
+	my ($last, $now) = (-1, tracks_writes($node));
+	for (1 .. 20)
+	{
+		last if $now == $last
+		  && $node->safe_psql('postgres',
+			q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()}) == 0;
+		sleep 1;
+		($last, $now) = ($now, tracks_writes($node));
+	}
+	return $now;
+}
 my @before = map { tracks_versions($_) } @workers;
+my @writes_before = map { settled_writes($_) } @workers;
 $coord->safe_psql('postgres', $script);
 is_deeply([ map { tracks_versions($_) } @workers ], \@before,
 	'replaying every page leaves the reference table untouched on every worker');
+is_deeply([ map { settled_writes($_) } @workers ], \@writes_before,
+	'and the workers count no write to it');
+# (the counters do move: one new track)
+my $one_more = q{SELECT chart FROM music_tm.record_top_tracks('short_term', '[{"id": "fresh2", "name": "Fresh 2"}]', '2026-10-19', 'l09')};
+$coord->safe_psql('postgres', $one_more);
+$single->safe_psql('postgres', $one_more);
+is_deeply([ map { settled_writes($_) - shift(@writes_before) } @workers ], [ 1, 1 ],
+	'a new track counts one insert on each worker');
 
 # Dashboards: sparklines for every track a listener ever charted, the ids
 # from another function (no distributed table in the query: each function
