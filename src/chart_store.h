@@ -15,12 +15,8 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "access/tupmacs.h"
 #include "utils/array.h"
-/* the server header compares signed and unsigned, which -Wextra flags */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#include "utils/arrayaccess.h"
-#pragma GCC diagnostic pop
 #include "utils/date.h"
 #include "utils/timestamp.h"
 
@@ -79,12 +75,19 @@ typedef void (*MtmChartVisit) (DateADT date, ArrayType *ids, void *arg);
 extern uint64 mtm_scan_series(const MtmSeries *s, DateADT from, DateADT to,
 							  MtmChartVisit visit, void *arg);
 
-/* Walking the filled slots of a stored track_ids array. */
+/*
+ * Walking the filled slots of a stored track_ids array (flat, as a chart row
+ * holds it).  The hot loop of every walk of a series, so it steps through
+ * the array's data itself, skipping NULL slots by the bitmap, rather than
+ * through array_iter.
+ */
 typedef struct MtmIdIter
 {
-	array_iter	it;
+	char	   *p;				/* the next non-NULL element's data */
+	bits8	   *bitmap;			/* NULL when the array has no NULL */
+	int			bitmask;
 	int			n;
-	int			i;
+	int			i;				/* slots consumed */
 } MtmIdIter;
 
 static inline void
@@ -92,7 +95,11 @@ mtm_ids_begin(MtmIdIter *iter, ArrayType *ids)
 {
 	iter->n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
 	iter->i = 0;
-	array_iter_setup(&iter->it, (AnyArrayType *) ids);
+	/* ARR_DATA_PTR, spelt out: the macro mixes signedness (-Wsign-compare) */
+	iter->p = (char *) ids + (ARR_HASNULL(ids) ? (Size) ids->dataoffset :
+							  ARR_OVERHEAD_NONULLS(ARR_NDIM(ids)));
+	iter->bitmap = ARR_NULLBITMAP(ids);
+	iter->bitmask = 1;
 }
 
 /* The next filled slot: its rank and id; false after the last. */
@@ -101,14 +108,21 @@ mtm_ids_next(MtmIdIter *iter, int32 *rank, text **id)
 {
 	while (iter->i < iter->n)
 	{
-		bool		isnull;
-		Datum		d = array_iter_next(&iter->it, &isnull, iter->i++,
-										-1, false, TYPALIGN_INT);
+		bool		present = iter->bitmap == NULL ||
+			(*iter->bitmap & iter->bitmask) != 0;
 
-		if (!isnull)
+		iter->i++;
+		if (iter->bitmap != NULL && (iter->bitmask <<= 1) == 0x100)
+		{
+			iter->bitmap++;
+			iter->bitmask = 1;
+		}
+		if (present)
 		{
 			*rank = iter->i;
-			*id = (text *) DatumGetPointer(d);
+			*id = (text *) iter->p;
+			iter->p = att_addlength_pointer(iter->p, -1, iter->p);
+			iter->p = (char *) att_align_nominal(iter->p, TYPALIGN_INT);
 			return true;
 		}
 	}

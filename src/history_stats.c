@@ -39,18 +39,41 @@ PG_FUNCTION_INFO_V1(artist_history);
 PG_FUNCTION_INFO_V1(artist_run_stats);
 
 /*
- * $1 the tracks a series ever charted, $2 artist id or name: those of them
- * that credit the artist (one primary key probe per id).
+ * $1 the tracks a series ever charted, $2 [{"id": artist}], $3 [{"name":
+ * artist}] (ArtistProbe, built once, not per row): those of them that credit
+ * the artist (one primary key probe per id).
  */
 static MtmPlan artist_tracks_plan = {
 	"SELECT t.track_id FROM music_tm.tracks t"
 	" WHERE t.track_id OPERATOR(pg_catalog.=) ANY ($1)"
-	" AND ((t.raw_json OPERATOR(pg_catalog.->) 'artists')"
-	"      OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('id', $2))"
-	"   OR (t.raw_json OPERATOR(pg_catalog.->) 'artists')"
-	"      OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('name', $2)))",
-	2, {TEXTARRAYOID, TEXTOID}, NULL, InvalidOid
+	" AND ((t.raw_json OPERATOR(pg_catalog.->) 'artists') OPERATOR(pg_catalog.@>) $2"
+	"   OR (t.raw_json OPERATOR(pg_catalog.->) 'artists') OPERATOR(pg_catalog.@>) $3)",
+	3, {TEXTARRAYOID, JSONBOID, JSONBOID}, NULL, InvalidOid
 };
+
+/* [{key: artist}]: what a track's artists array contains when it credits them. */
+static Datum
+ArtistProbe(const char *key, text *artist)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+	JsonbValue *res;
+
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(&state, WJB_KEY, &k);
+	v.type = jbvString;
+	v.val.string.val = VARDATA_ANY(artist);
+	v.val.string.len = VARSIZE_ANY_EXHDR(artist);
+	pushJsonbValue(&state, WJB_VALUE, &v);
+	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	res = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(res));
+}
 
 #define STATS_COLS 10
 
@@ -268,11 +291,21 @@ TextPtrOrder(const void *a, const void *b)
 	return mtm_text_cmp(*(text *const *) a, *(text *const *) b);
 }
 
-/* First walk: every track the series charted, once. */
+/*
+ * First walk: every track the series charted, once.  Consecutive charts
+ * mostly hold the same tracks at the same or nearby ranks, so a slot is
+ * first compared with the previous chart's ids at ranks r-2 .. r+2 (a few
+ * byte comparisons) and goes to the hash table only when none matches.
+ */
+#define SEEN_NEAR 2
+
 typedef struct SeenWalk
 {
 	HTAB	   *seen;
 	MemoryContext cxt;
+	text	  **prev;			/* prev[r]: the id at rank r of the previous chart */
+	text	  **cur;			/* the same for the chart being walked */
+	int			nprev;			/* ranks filled in prev (the chart's length) */
 } SeenWalk;
 
 static void
@@ -283,13 +316,44 @@ VisitSeen(DateADT d, ArrayType *ids, void *arg)
 	int32		rank;
 	text	   *id;
 	bool		found;
+	int			n = 0;
+	text	  **swap;
 
 	mtm_ids_begin(&iter, ids);
 	while (mtm_ids_next(&iter, &rank, &id))
-		TrackEntry(w->seen, id, w->cxt, &found);
+	{
+		text	   *known = NULL;
+		int			len = VARSIZE_ANY_EXHDR(id);
+		const char *bytes = VARDATA_ANY(id);
+
+		/* the same rank first, then outwards: r, r-1, r+1, r-2, r+2 */
+		for (int k = 0; k <= 2 * SEEN_NEAR && known == NULL; k++)
+		{
+			int			r = rank + ((k & 1) ? -(k + 1) / 2 : k / 2);
+			text	   *p;
+
+			if (r < 1 || r > w->nprev || (p = w->prev[r]) == NULL)
+				continue;
+			if ((int) VARSIZE_ANY_EXHDR(p) == len && VARDATA_ANY(p)[0] == bytes[0] &&
+				memcmp(VARDATA_ANY(p), bytes, len) == 0)
+				known = p;
+		}
+		if (known == NULL)
+			known = *(text **) TrackEntry(w->seen, id, w->cxt, &found);
+		for (; n < rank - 1; n++)
+			w->cur[n + 1] = NULL;
+		w->cur[rank] = known;
+		n = rank;
+	}
+	/* the chart walked is the previous one of the next */
+	swap = w->prev;
+	w->prev = w->cur;
+	w->cur = swap;
+	w->nprev = n;
 }
 
 /* Second walk: per snapshot, the artist's tracks on it and the best placed. */
+#define ARTIST_LINEAR 16		/* up to this many tracks, a linear search */
 typedef struct ArtistWalk
 {
 	ArtistSeries *a;
@@ -321,8 +385,25 @@ VisitArtist(DateADT d, ArrayType *chart_ids, void *arg)
 	mtm_ids_begin(&iter, chart_ids);
 	while (mtm_ids_next(&iter, &rank, &id))
 	{
-		text	  **hit = bsearch(&id, w->ids, a->ntracks, sizeof(text *), TextPtrOrder);
+		text	  **hit = NULL;
 
+		if (a->ntracks > ARTIST_LINEAR)
+			hit = bsearch(&id, w->ids, a->ntracks, sizeof(text *), TextPtrOrder);
+		else
+		{
+			/* few tracks: length and first byte rule out nearly all */
+			int			len = VARSIZE_ANY_EXHDR(id);
+			const char *bytes = VARDATA_ANY(id);
+
+			for (int i = 0; i < a->ntracks; i++)
+				if ((int) VARSIZE_ANY_EXHDR(w->ids[i]) == len &&
+					VARDATA_ANY(w->ids[i])[0] == bytes[0] &&
+					memcmp(VARDATA_ANY(w->ids[i]), bytes, len) == 0)
+				{
+					hit = &w->ids[i];
+					break;
+				}
+		}
 		if (hit == NULL)
 			continue;
 		/* ranks come in order: the first of the artist's is the best */
@@ -340,7 +421,7 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	MtmSeries	series;
-	Datum		values[2];
+	Datum		values[3];
 	text	  **ids;
 	uint64		r;
 	int			i;
@@ -363,6 +444,9 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 	/* the tracks the series ever charted, then those crediting the artist */
 	seen.seen = TrackTable("music_tm artist", sizeof(text *), cxt);
 	seen.cxt = cxt;
+	seen.prev = MemoryContextAllocZero(cxt, sizeof(text *) * (MTM_MAX_RANK + 1));
+	seen.cur = MemoryContextAllocZero(cxt, sizeof(text *) * (MTM_MAX_RANK + 1));
+	seen.nprev = 0;
 	mtm_scan_series(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitSeen, &seen);
 	nseen = hash_get_num_entries(seen.seen);
 	if (nseen == 0)
@@ -377,7 +461,8 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 		charted[r++] = PointerGetDatum(*entry);
 	values[0] = PointerGetDatum(construct_array(charted, (int) nseen, TEXTOID, -1,
 												false, TYPALIGN_INT));
-	values[1] = PG_GETARG_DATUM(0);
+	values[1] = ArtistProbe("id", PG_GETARG_TEXT_PP(0));
+	values[2] = ArtistProbe("name", PG_GETARG_TEXT_PP(0));
 	mtm_spi_select(mtm_plan(&artist_tracks_plan, InvalidOid), values, NULL,
 				   "music_tm.tracks");
 	a->ntracks = (int) SPI_processed;
