@@ -30,3 +30,30 @@ SELECT * FROM music_tm.artist_run_stats('c1', 'short_term');
 SELECT count(*) FROM music_tm.artist_history('b', 'short_term');
 SELECT * FROM music_tm.artist_history('A', 'short_term', 'bob');
 SELECT count(*) FROM music_tm.artist_run_stats('Nobody', 'short_term');
+
+-- a prolific artist (more tracks than the short linear search takes: a
+-- binary search) and
+-- charts whose tracks move between ranks from day to day: the counts and
+-- best ranks agree with the same computed in SQL from chart_entries
+SELECT count(music_tm.save_track(jsonb_build_object('id', 'p' || i, 'name', 'P' || i,
+         'artists', jsonb_build_array(jsonb_build_object('id', 'prolific', 'name', 'Prolific')))))
+FROM generate_series(1, 30) i;
+SELECT count(*) FROM (
+  SELECT music_tm.record_top_tracks('medium_term',
+           (SELECT jsonb_agg(CASE WHEN (i + d) % 3 = 0
+                                  THEN jsonb_build_object('id', 'x' || (i % 5 + 1), 'name', 'X')
+                                  ELSE (SELECT raw_json FROM music_tm.tracks
+                                        WHERE track_id = 'p' || ((i * 7 + d) % 30 + 1)) END ORDER BY i)
+            FROM generate_series(1, 25) i),
+           date '2026-06-01' + d, 'prolific_fan')
+  FROM generate_series(0, 9) d) r;
+WITH mine AS (
+  SELECT e.snapshot_date, count(*) AS tracks, min(e.rank) AS best_rank
+  FROM music_tm.chart_entries e
+  WHERE e.listener = 'prolific_fan' AND e.time_range = 'medium_term' AND e.track_id LIKE 'p%'
+  GROUP BY e.snapshot_date)
+SELECT count(*) AS snapshots,
+       count(*) FILTER (WHERE (h.tracks, h.best_rank) IS DISTINCT FROM (m.tracks, m.best_rank)) AS different
+FROM music_tm.artist_history('prolific', 'medium_term', 'prolific_fan') h
+FULL JOIN mine m USING (snapshot_date);
+SELECT tracks_charted, periods_on_chart, peak FROM music_tm.artist_run_stats('Prolific', 'medium_term', 'prolific_fan');

@@ -285,12 +285,6 @@ typedef struct ArtistSeries
 	int			first;			/* first snapshot with count > 0, or -1 */
 } ArtistSeries;
 
-static int
-TextPtrOrder(const void *a, const void *b)
-{
-	return mtm_text_cmp(*(text *const *) a, *(text *const *) b);
-}
-
 /*
  * First walk: every track the series charted, once.  Consecutive charts
  * mostly hold the same tracks at the same or nearby ranks, so a slot is
@@ -388,7 +382,11 @@ VisitArtist(DateADT d, ArrayType *chart_ids, void *arg)
 		text	  **hit = NULL;
 
 		if (a->ntracks > ARTIST_LINEAR)
-			hit = bsearch(&id, w->ids, a->ntracks, sizeof(text *), TextPtrOrder);
+		{
+			int			k = mtm_text_find_id(w->ids, a->ntracks, id);
+
+			hit = k >= 0 ? &w->ids[k] : NULL;
+		}
 		else
 		{
 			/* few tracks: length and first byte rule out nearly all */
@@ -481,7 +479,7 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 													false, -1));
 		MemoryContextSwitchTo(old);
 	}
-	qsort(ids, a->ntracks, sizeof(text *), TextPtrOrder);
+	a->ntracks = mtm_text_sort_ids(ids, a->ntracks);
 
 	/* the second walk: dates, and the artist's tracks on each chart */
 	walk.a = a;
