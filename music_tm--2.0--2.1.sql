@@ -10,3 +10,118 @@
 --
 -- 2.1, part 2: listening history (plays).
 --
+--
+-- music_tm.plays holds one row per listen of a listener: what
+-- record_recently_played and import_streaming_history learn, merged.  A
+-- listen seen by several sources (recently-played, the extended streaming
+-- history export) is one row: each source's own time of it is kept in its
+-- own column (played_at, export_ts), and ended_at is the best known end.
+-- Personal data of the exports (IP addresses, user agents, usernames,
+-- platform, country) is never read.
+--
+-- The key is (listener, ended_at, track_id): it starts with the listener
+-- (the table is distributed by listener on Citus) and serves the reads by
+-- time range that matching, charts and statistics make.
+--
+CREATE TABLE music_tm.plays (
+    listener      text        NOT NULL DEFAULT 'default',
+    ended_at      timestamptz NOT NULL,
+    track_id      text        NOT NULL,
+    playable_id   text,
+    ms_played     integer,
+    played_at     timestamptz,
+    export_ts     timestamptz,
+    skipped       boolean,
+    shuffle       boolean,
+    offline       boolean,
+    offline_at    timestamptz,
+    incognito     boolean,
+    reason_start  text,
+    reason_end    text,
+    context_uri   text,
+    recorded_at   timestamptz NOT NULL,
+    CONSTRAINT plays_pkey PRIMARY KEY (listener, ended_at, track_id),
+    CONSTRAINT plays_listener_check CHECK (listener OPERATOR(pg_catalog.<>) ''),
+    CONSTRAINT plays_track_id_check CHECK (track_id OPERATOR(pg_catalog.<>) ''),
+    CONSTRAINT plays_ms_played_check CHECK (ms_played OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT plays_source_check CHECK (played_at IS NOT NULL OR export_ts IS NOT NULL)
+);
+COMMENT ON TABLE music_tm.plays IS
+  'One row per listen of a listener, merged across recently-played and streaming-history exports';
+COMMENT ON COLUMN music_tm.plays.listener IS 'Whose listen';
+COMMENT ON COLUMN music_tm.plays.ended_at IS
+  'When the listen ended: the export''s ts when an export has the listen, else recently-played''s played_at';
+COMMENT ON COLUMN music_tm.plays.track_id IS
+  'The track: canonical Spotify id (linked_from.id of a relinked track) from recently-played, the id of spotify_track_uri from an export';
+COMMENT ON COLUMN music_tm.plays.playable_id IS
+  'For a relinked track seen by recently-played, the playable id Spotify returned; NULL otherwise';
+COMMENT ON COLUMN music_tm.plays.ms_played IS
+  'Milliseconds played (export''s ms_played); NULL while only recently-played has seen the listen (it does not say)';
+COMMENT ON COLUMN music_tm.plays.played_at IS
+  'recently-played''s played_at for this listen (sometimes its start, sometimes its end); NULL when recently-played has not seen it';
+COMMENT ON COLUMN music_tm.plays.export_ts IS
+  'The extended streaming history''s ts (end of the listen, UTC); NULL when no export has brought the listen';
+COMMENT ON COLUMN music_tm.plays.skipped IS 'Export''s skipped (NULL in older files and for recently-played)';
+COMMENT ON COLUMN music_tm.plays.shuffle IS 'Export''s shuffle: played in shuffle mode';
+COMMENT ON COLUMN music_tm.plays.offline IS 'Export''s offline: played offline';
+COMMENT ON COLUMN music_tm.plays.offline_at IS
+  'Export''s offline_timestamp (epoch seconds or milliseconds; 0 is NULL) as a time';
+COMMENT ON COLUMN music_tm.plays.incognito IS 'Export''s incognito_mode';
+COMMENT ON COLUMN music_tm.plays.reason_start IS 'Export''s reason_start: why the stream started (trackdone, fwdbtn, clickrow, ...)';
+COMMENT ON COLUMN music_tm.plays.reason_end IS 'Export''s reason_end: why the stream ended (trackdone, fwdbtn, endplay, ...)';
+COMMENT ON COLUMN music_tm.plays.context_uri IS
+  'recently-played''s context.uri: the playlist, album or artist played from; NULL when none was given';
+COMMENT ON COLUMN music_tm.plays.recorded_at IS 'Start of the transaction that first stored the listen';
+SELECT pg_catalog.pg_extension_config_dump('music_tm.plays', '');
+
+CREATE FUNCTION music_tm.record_recently_played(
+    payload   jsonb,
+    listener  text DEFAULT 'default',
+    OUT items             bigint,
+    OUT plays_inserted    bigint,
+    OUT plays_matched     bigint,
+    OUT plays_unchanged   bigint,
+    OUT items_skipped     bigint,
+    OUT skipped           jsonb,
+    OUT tracks_inserted   bigint,
+    OUT tracks_updated    bigint,
+    OUT tracks_unchanged  bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'record_recently_played'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off;
+COMMENT ON FUNCTION music_tm.record_recently_played(jsonb, text) IS
+  'Record one GET /v1/me/player/recently-played response: store its tracks as pages do and each listen once (a listen already stored, from an earlier poll or an export, is not written again); returns counts';
+
+CREATE FUNCTION music_tm.import_streaming_history(
+    payload   jsonb,
+    listener  text DEFAULT 'default',
+    OUT format            text,
+    OUT entries           bigint,
+    OUT plays_inserted    bigint,
+    OUT plays_matched     bigint,
+    OUT plays_unchanged   bigint,
+    OUT duplicates        bigint,
+    OUT episodes          bigint,
+    OUT audiobooks        bigint,
+    OUT without_track     bigint,
+    OUT tracks_inserted   bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'import_streaming_history'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off;
+COMMENT ON FUNCTION music_tm.import_streaming_history(jsonb, text) IS
+  'Import one file of a Spotify streaming-history export (extended: Streaming_History_Audio_*.json, endsong_*.json): each listen stored once across files and sources; returns counts';
+
+REVOKE ALL ON FUNCTION
+    music_tm.record_recently_played(jsonb, text),
+    music_tm.import_streaming_history(jsonb, text)
+    FROM PUBLIC;
+GRANT SELECT ON music_tm.plays TO music_tm_reader, music_tm_writer;
+GRANT INSERT, UPDATE, DELETE ON music_tm.plays TO music_tm_writer;
+GRANT EXECUTE ON FUNCTION
+    music_tm.record_recently_played(jsonb, text),
+    music_tm.import_streaming_history(jsonb, text)
+    TO music_tm_writer;

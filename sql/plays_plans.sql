@@ -1,0 +1,103 @@
+-- The statements of the plays family (plays.c), planned as
+-- record_recently_played and import_streaming_history plan them
+-- (enable_seqscan and enable_bitmapscan off) in each state of a database's
+-- life: fresh and never analyzed, analyzed while small, grown without a new
+-- ANALYZE, analyzed again; generic and custom plans.  Each must read
+-- music_tm.plays through its primary key and nothing else.
+TRUNCATE music_tm.plays;
+ANALYZE music_tm.plays;
+
+CREATE FUNCTION pg_temp.scans(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    plan json;
+    found text[] := '{}';
+    node json;
+    stack json[];
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON, COSTS OFF) ' || stmt INTO plan;
+    stack := ARRAY[plan->0->'Plan'];
+    WHILE cardinality(stack) > 0 LOOP
+        node := stack[1];
+        stack := stack[2:];
+        IF node->>'Node Type' LIKE '%Scan' AND node->>'Node Type' NOT IN ('Function Scan', 'Table Function Scan') THEN
+            found := found || (node->>'Node Type' || coalesce(' using ' || (node->>'Index Name'), '')
+                               || coalesce(' on ' || (node->>'Relation Name'), ''));
+        END IF;
+        IF node->'Plans' IS NOT NULL THEN
+            SELECT stack || array_agg(p) INTO stack FROM json_array_elements(node->'Plans') p;
+        END IF;
+    END LOOP;
+    RETURN array_to_string(found, ', ');
+END
+$$;
+
+PREPARE plays_read(text, timestamptz, timestamptz) AS
+SELECT ended_at, track_id, playable_id, ms_played, played_at, export_ts FROM music_tm.plays
+ WHERE listener OPERATOR(pg_catalog.=) $1 AND ended_at OPERATOR(pg_catalog.>=) $2
+   AND ended_at OPERATOR(pg_catalog.<=) $3;
+PREPARE plays_update(text, timestamptz[], text[], timestamptz[], text[], int[]) AS
+UPDATE music_tm.plays AS p SET ended_at = u.new_end, playable_id = coalesce(u.playable_id, p.playable_id),
+       ms_played = coalesce(u.ms_played, p.ms_played)
+  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),
+                  pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(old_end, track_id, new_end, playable_id, ms_played)
+ WHERE p.listener OPERATOR(pg_catalog.=) $1 AND p.ended_at OPERATOR(pg_catalog.=) u.old_end
+   AND p.track_id OPERATOR(pg_catalog.=) u.track_id;
+
+CREATE TABLE pg_temp.checks (state text, mode text, stmt text, scans text, ok boolean);
+CREATE FUNCTION pg_temp.report(label text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    m text;
+    s text;
+    found text;
+BEGIN
+    FOREACH m IN ARRAY ARRAY['force_generic_plan', 'force_custom_plan'] LOOP
+        PERFORM set_config('plan_cache_mode', m, true);
+        PERFORM set_config('enable_seqscan', 'off', true);
+        PERFORM set_config('enable_bitmapscan', 'off', true);
+        FOREACH s IN ARRAY ARRAY[
+            $q$plays_read('big', '2023-03-01', '2023-03-02')$q$,
+            $q$plays_update('big', '{2023-03-01 10:00+00}', '{x}', '{2023-03-01 10:00:05+00}', '{NULL}', '{1}')$q$] LOOP
+            found := pg_temp.scans('EXECUTE ' || s);
+            INSERT INTO pg_temp.checks VALUES (label, replace(m, '_plan', ''), split_part(s, '(', 1), found,
+                found ~ '^(Index|Index Only) Scan using plays_pkey on plays$');
+        END LOOP;
+    END LOOP;
+    RETURN 4;
+END
+$$;
+
+SELECT pg_temp.report('fresh') AS planned;
+-- analyzed while small
+SELECT plays_inserted FROM music_tm.import_streaming_history('[{"ts": "2023-03-01T10:00:00Z", "ms_played": 1,
+  "spotify_track_uri": "spotify:track:x", "master_metadata_track_name": "X"}]', 'big');
+ANALYZE music_tm.plays;
+SELECT pg_temp.report('small, analyzed') AS planned;
+-- grown: 8 listeners x 20,000 listens, no new ANALYZE
+SELECT sum(plays_inserted) FROM generate_series(1, 8) l,
+  LATERAL music_tm.import_streaming_history(
+    (SELECT jsonb_agg(jsonb_build_object('ts', to_char(timestamptz '2023-01-01 00:00+00' + g * interval '17 minutes',
+                                                       'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                                         'ms_played', 200000, 'spotify_track_uri', 'spotify:track:g' || (g % 300),
+                                         'master_metadata_track_name', 'G'))
+     FROM generate_series(1, 20000) g), CASE WHEN l = 1 THEN 'big' ELSE 'l' || l END);
+SELECT pg_temp.report('grown, stale statistics') AS planned;
+ANALYZE music_tm.plays;
+SELECT pg_temp.report('grown, analyzed') AS planned;
+
+SELECT count(*) AS checks, count(*) FILTER (WHERE ok) AS using_the_key FROM pg_temp.checks;
+SELECT * FROM pg_temp.checks WHERE NOT ok;
+
+-- the insert checks the key for conflicts and reads nothing else
+EXPLAIN (COSTS OFF) INSERT INTO music_tm.plays (listener, recorded_at, ended_at, track_id, ms_played, export_ts)
+  SELECT 'big', now(), u.* FROM ROWS FROM (pg_catalog.unnest('{2023-03-01 10:00+00}'::timestamptz[]),
+    pg_catalog.unnest('{x}'::text[]), pg_catalog.unnest('{1}'::int[]),
+    pg_catalog.unnest('{2023-03-01 10:00+00}'::timestamptz[])) AS u
+  ON CONFLICT (listener, ended_at, track_id) DO NOTHING;
+
+-- a replay of a whole file after all that: nothing written
+SELECT plays_inserted, plays_unchanged FROM music_tm.import_streaming_history(
+    (SELECT jsonb_agg(jsonb_build_object('ts', to_char(timestamptz '2023-01-01 00:00+00' + g * interval '17 minutes',
+                                                       'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                                         'ms_played', 200000, 'spotify_track_uri', 'spotify:track:g' || (g % 300),
+                                         'master_metadata_track_name', 'G'))
+     FROM generate_series(1, 20000) g), 'l2');
