@@ -26,7 +26,7 @@ REGRESS = schema save_track snapshot track_detail extract track_fields \
 REGRESS_OPTS = --load-extension=music_tm
 
 # Isolation specs live in test/specs, their expected output in test/expected.
-ISOLATION = upsert_race record_race history_snapshot delete_race
+ISOLATION = upsert_race record_race history_snapshot delete_race plays_race
 ISOLATION_OPTS = --inputdir=test --load-extension=music_tm
 
 TAP_TESTS = 1

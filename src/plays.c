@@ -748,6 +748,20 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 			ret = SPI_execute_plan(update_plan, args, NULL, false, 0);
 			if (ret != SPI_OK_UPDATE)
 				elog(ERROR, "updating music_tm.plays failed: %s", SPI_result_code_string(ret));
+
+			/*
+			 * The rows were read with the latest snapshot; under REPEATABLE
+			 * READ the UPDATE runs with the transaction's and does not see
+			 * a listen committed since it began.  Confirming it would be
+			 * lost: fail as the server fails an update of a row changed
+			 * since the snapshot.
+			 */
+			if (SPI_processed != (uint64) upd.n)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update"),
+						 errdetail("A listen this call confirms was stored or changed by a transaction that committed after this transaction's snapshot."),
+						 errhint("Retry the transaction.")));
 		}
 		npending = nleft;
 	}
