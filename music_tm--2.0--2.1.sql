@@ -31,6 +31,7 @@ CREATE TABLE music_tm.plays (
     ms_played     integer,
     played_at     timestamptz,
     export_ts     timestamptz,
+    account_end   timestamptz,
     skipped       boolean,
     shuffle       boolean,
     offline       boolean,
@@ -44,13 +45,13 @@ CREATE TABLE music_tm.plays (
     CONSTRAINT plays_listener_check CHECK (listener OPERATOR(pg_catalog.<>) ''),
     CONSTRAINT plays_track_id_check CHECK (track_id OPERATOR(pg_catalog.<>) ''),
     CONSTRAINT plays_ms_played_check CHECK (ms_played OPERATOR(pg_catalog.>=) 0),
-    CONSTRAINT plays_source_check CHECK (played_at IS NOT NULL OR export_ts IS NOT NULL)
+    CONSTRAINT plays_source_check CHECK (played_at IS NOT NULL OR export_ts IS NOT NULL OR account_end IS NOT NULL)
 );
 COMMENT ON TABLE music_tm.plays IS
   'One row per listen of a listener, merged across recently-played and streaming-history exports';
 COMMENT ON COLUMN music_tm.plays.listener IS 'Whose listen';
 COMMENT ON COLUMN music_tm.plays.ended_at IS
-  'When the listen ended: the export''s ts when an export has the listen, else recently-played''s played_at';
+  'When the listen ended: the extended export''s ts when it has the listen, else the time of the source that first reported it (recently-played''s played_at, account data''s endTime)';
 COMMENT ON COLUMN music_tm.plays.track_id IS
   'The track: canonical Spotify id (linked_from.id of a relinked track) from recently-played, the id of spotify_track_uri from an export';
 COMMENT ON COLUMN music_tm.plays.playable_id IS
@@ -61,6 +62,8 @@ COMMENT ON COLUMN music_tm.plays.played_at IS
   'recently-played''s played_at for this listen (sometimes its start, sometimes its end); NULL when recently-played has not seen it';
 COMMENT ON COLUMN music_tm.plays.export_ts IS
   'The extended streaming history''s ts (end of the listen, UTC); NULL when no export has brought the listen';
+COMMENT ON COLUMN music_tm.plays.account_end IS
+  'The account-data export''s endTime (to the minute, UTC); NULL when no account-data export has brought the listen';
 COMMENT ON COLUMN music_tm.plays.skipped IS 'Export''s skipped (NULL in older files and for recently-played)';
 COMMENT ON COLUMN music_tm.plays.shuffle IS 'Export''s shuffle: played in shuffle mode';
 COMMENT ON COLUMN music_tm.plays.offline IS 'Export''s offline: played offline';
@@ -106,6 +109,7 @@ CREATE FUNCTION music_tm.import_streaming_history(
     OUT episodes          bigint,
     OUT audiobooks        bigint,
     OUT without_track     bigint,
+    OUT unmatched         bigint,
     OUT tracks_inserted   bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'import_streaming_history'
@@ -113,15 +117,60 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off SET enable_bitmapscan = off;
 COMMENT ON FUNCTION music_tm.import_streaming_history(jsonb, text) IS
-  'Import one file of a Spotify streaming-history export (extended: Streaming_History_Audio_*.json, endsong_*.json): each listen stored once across files and sources; returns counts';
+  'Import one file of a Spotify streaming-history export (extended: Streaming_History_Audio_*.json, endsong_*.json; account data: StreamingHistory_music_*.json): each listen stored once across files and sources; returns counts';
+
+--
+-- Account data names a listen's track by artist and title only.  A listen
+-- whose names are no stored track, or several songs, waits here with its
+-- names (nothing is lost) until match_unmatched_plays finds its track.
+--
+CREATE TABLE music_tm.unmatched_plays (
+    listener     text        NOT NULL DEFAULT 'default',
+    ended_at     timestamptz NOT NULL,
+    artist_name  text        NOT NULL,
+    track_name   text        NOT NULL,
+    ms_played    integer     NOT NULL,
+    recorded_at  timestamptz NOT NULL,
+    CONSTRAINT unmatched_plays_pkey PRIMARY KEY (listener, ended_at, artist_name, track_name, ms_played),
+    CONSTRAINT unmatched_plays_listener_check CHECK (listener OPERATOR(pg_catalog.<>) ''),
+    CONSTRAINT unmatched_plays_ms_played_check CHECK (ms_played OPERATOR(pg_catalog.>=) 0)
+);
+COMMENT ON TABLE music_tm.unmatched_plays IS
+  'Listens of the account-data export whose artist and title name no single stored song yet; match_unmatched_plays moves them into music_tm.plays';
+COMMENT ON COLUMN music_tm.unmatched_plays.listener IS 'Whose listen';
+COMMENT ON COLUMN music_tm.unmatched_plays.ended_at IS 'endTime: when the listen ended, to the minute, UTC';
+COMMENT ON COLUMN music_tm.unmatched_plays.artist_name IS 'artistName as exported';
+COMMENT ON COLUMN music_tm.unmatched_plays.track_name IS 'trackName as exported';
+COMMENT ON COLUMN music_tm.unmatched_plays.ms_played IS 'msPlayed: milliseconds played';
+COMMENT ON COLUMN music_tm.unmatched_plays.recorded_at IS 'Start of the transaction that stored the listen';
+SELECT pg_catalog.pg_extension_config_dump('music_tm.unmatched_plays', '');
+
+-- account data is matched to tracks by first artist and name
+CREATE INDEX tracks_artist_name_idx ON music_tm.tracks (artist_name, name);
+COMMENT ON INDEX music_tm.tracks_artist_name_idx IS
+  'Tracks by first artist and name: matching the account-data export''s listens';
+
+CREATE FUNCTION music_tm.match_unmatched_plays(
+    listener  text DEFAULT 'default',
+    OUT matched    bigint,
+    OUT remaining  bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'match_unmatched_plays'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off;
+COMMENT ON FUNCTION music_tm.match_unmatched_plays(text) IS
+  'Match the listener''s unmatched account-data listens again (after more tracks were stored): the ones whose artist and title now name one song, or a stored listen of one at that time, move into music_tm.plays; returns how many moved and remain';
 
 REVOKE ALL ON FUNCTION
     music_tm.record_recently_played(jsonb, text),
-    music_tm.import_streaming_history(jsonb, text)
+    music_tm.import_streaming_history(jsonb, text),
+    music_tm.match_unmatched_plays(text)
     FROM PUBLIC;
-GRANT SELECT ON music_tm.plays TO music_tm_reader, music_tm_writer;
-GRANT INSERT, UPDATE, DELETE ON music_tm.plays TO music_tm_writer;
+GRANT SELECT ON music_tm.plays, music_tm.unmatched_plays TO music_tm_reader, music_tm_writer;
+GRANT INSERT, UPDATE, DELETE ON music_tm.plays, music_tm.unmatched_plays TO music_tm_writer;
 GRANT EXECUTE ON FUNCTION
     music_tm.record_recently_played(jsonb, text),
-    music_tm.import_streaming_history(jsonb, text)
+    music_tm.import_streaming_history(jsonb, text),
+    music_tm.match_unmatched_plays(text)
     TO music_tm_writer;

@@ -4,8 +4,8 @@
 -- life: fresh and never analyzed, analyzed while small, grown without a new
 -- ANALYZE, analyzed again; generic and custom plans.  Each must read
 -- music_tm.plays through its primary key and nothing else.
-TRUNCATE music_tm.plays;
-ANALYZE music_tm.plays;
+TRUNCATE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks, music_tm.charts;
+ANALYZE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks;
 
 CREATE FUNCTION pg_temp.scans(stmt text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -43,6 +43,26 @@ UPDATE music_tm.plays AS p SET ended_at = u.new_end, playable_id = coalesce(u.pl
  WHERE p.listener OPERATOR(pg_catalog.=) $1 AND p.ended_at OPERATOR(pg_catalog.=) u.old_end
    AND p.track_id OPERATOR(pg_catalog.=) u.track_id;
 
+PREPARE twins(text[]) AS
+SELECT a.track_id, t.track_id FROM pg_catalog.unnest($1) AS u(id)
+  JOIN music_tm.tracks a ON a.track_id OPERATOR(pg_catalog.=) u.id
+ CROSS JOIN LATERAL (SELECT b.track_id FROM music_tm.tracks b
+   WHERE b.isrc OPERATOR(pg_catalog.=) a.isrc AND b.track_id OPERATOR(pg_catalog.<>) a.track_id OFFSET 0) AS t;
+PREPARE names(text[], text[]) AS
+SELECT t.artist_name, t.name, t.track_id, t.isrc
+  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(artist, title)
+  JOIN music_tm.tracks t ON t.artist_name OPERATOR(pg_catalog.=) u.artist AND t.name OPERATOR(pg_catalog.=) u.title;
+PREPARE unmatched_read(text) AS
+SELECT ended_at, artist_name, track_name, ms_played FROM music_tm.unmatched_plays
+ WHERE listener OPERATOR(pg_catalog.=) $1 ORDER BY ended_at, artist_name, track_name, ms_played;
+PREPARE unmatched_delete(text, timestamptz[], text[], text[], int[]) AS
+DELETE FROM music_tm.unmatched_plays AS m
+ USING ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))
+       AS u(ended_at, artist, title, ms)
+ WHERE m.listener OPERATOR(pg_catalog.=) $1 AND m.ended_at OPERATOR(pg_catalog.=) u.ended_at
+   AND m.artist_name OPERATOR(pg_catalog.=) u.artist AND m.track_name OPERATOR(pg_catalog.=) u.title
+   AND m.ms_played OPERATOR(pg_catalog.=) u.ms;
+
 CREATE TABLE pg_temp.checks (state text, mode text, stmt text, scans text, ok boolean);
 CREATE FUNCTION pg_temp.report(label text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -56,13 +76,20 @@ BEGIN
         PERFORM set_config('enable_bitmapscan', 'off', true);
         FOREACH s IN ARRAY ARRAY[
             $q$plays_read('big', '2023-03-01', '2023-03-02')$q$,
-            $q$plays_update('big', '{2023-03-01 10:00+00}', '{x}', '{2023-03-01 10:00:05+00}', '{NULL}', '{1}')$q$] LOOP
+            $q$plays_update('big', '{2023-03-01 10:00+00}', '{x}', '{2023-03-01 10:00:05+00}', '{NULL}', '{1}')$q$,
+            $q$twins('{g1,g2}')$q$, $q$names('{A,B}', '{T,U}')$q$, $q$unmatched_read('big')$q$,
+            $q$unmatched_delete('big', '{2023-03-01 10:00+00}', '{A}', '{T}', '{1}')$q$] LOOP
             found := pg_temp.scans('EXECUTE ' || s);
             INSERT INTO pg_temp.checks VALUES (label, replace(m, '_plan', ''), split_part(s, '(', 1), found,
-                found ~ '^(Index|Index Only) Scan using plays_pkey on plays$');
+                found ~ CASE split_part(s, '(', 1)
+                          WHEN 'twins' THEN '^(Index Scan using tracks_pkey on tracks, Index Scan using tracks_isrc_idx on tracks|Index Scan using tracks_isrc_idx on tracks, Index Scan using tracks_pkey on tracks)$'
+                          WHEN 'names' THEN '^Index Scan using tracks_artist_name_idx on tracks$'
+                          WHEN 'unmatched_read' THEN '^Index (Only )?Scan using unmatched_plays_pkey on unmatched_plays$'
+                          WHEN 'unmatched_delete' THEN '^Index Scan using unmatched_plays_pkey on unmatched_plays$'
+                          ELSE '^(Index|Index Only) Scan using plays_pkey on plays$' END);
         END LOOP;
     END LOOP;
-    RETURN 4;
+    RETURN 12;
 END
 $$;
 
@@ -70,7 +97,7 @@ SELECT pg_temp.report('fresh') AS planned;
 -- analyzed while small
 SELECT plays_inserted FROM music_tm.import_streaming_history('[{"ts": "2023-03-01T10:00:00Z", "ms_played": 1,
   "spotify_track_uri": "spotify:track:x", "master_metadata_track_name": "X"}]', 'big');
-ANALYZE music_tm.plays;
+ANALYZE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks;
 SELECT pg_temp.report('small, analyzed') AS planned;
 -- grown: 8 listeners x 20,000 listens, no new ANALYZE
 SELECT sum(plays_inserted) FROM generate_series(1, 8) l,
@@ -80,8 +107,14 @@ SELECT sum(plays_inserted) FROM generate_series(1, 8) l,
                                          'ms_played', 200000, 'spotify_track_uri', 'spotify:track:g' || (g % 300),
                                          'master_metadata_track_name', 'G'))
      FROM generate_series(1, 20000) g), CASE WHEN l = 1 THEN 'big' ELSE 'l' || l END);
+SELECT sum(unmatched) AS unmatched FROM generate_series(1, 4) l,
+  LATERAL music_tm.import_streaming_history(
+    (SELECT jsonb_agg(jsonb_build_object('endTime', to_char(timestamptz '2023-01-01 00:00+00' + g * interval '17 minutes',
+                                                            'YYYY-MM-DD HH24:MI'),
+                                         'artistName', 'Nobody', 'trackName', 'Song ' || (g % 50), 'msPlayed', 1000))
+     FROM generate_series(1, 5000) g), CASE WHEN l = 1 THEN 'big' ELSE 'l' || l END);
 SELECT pg_temp.report('grown, stale statistics') AS planned;
-ANALYZE music_tm.plays;
+ANALYZE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks;
 SELECT pg_temp.report('grown, analyzed') AS planned;
 
 SELECT count(*) AS checks, count(*) FILTER (WHERE ok) AS using_the_key FROM pg_temp.checks;

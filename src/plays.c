@@ -15,10 +15,9 @@
  *	   REPEATABLE READ a listen committed since the snapshot is seen, and
  *	   updating it is a serialization failure, never a second row);
  *	2. decides in C what each incoming listen is (see "Matching" below);
- *	3. writes with at most two statements: one UPDATE of the stored listens
- *	   that another source now confirms, one INSERT of the new ones (arrays,
- *	   unnest), each naming the listener, so a distributed database routes
- *	   it to one shard.  A replay writes nothing.
+ *	3. writes with at most two statements (plays_write.c): one UPDATE of
+ *	   the stored listens that another source now confirms, one INSERT of
+ *	   the new ones.  A replay writes nothing.
  *
  * Matching.  Each source reports one listen the same way every time: a
  * recently-played poll repeats played_at to the millisecond, a newer export
@@ -43,9 +42,20 @@
  * 10 s, reported by a client that gives the start, is not recognised and is
  * stored twice; nothing is ever lost.
  *
+ * The account-data export (StreamingHistory_music_*.json) gives the end to
+ * the minute (endTime) and msPlayed: its listen ended within [endTime - 40 s,
+ * endTime + 70 s] (the minute truncated or rounded, plus the 10 s above).
+ * It is one listen with an export entry ending in that span, or with a
+ * recently-played item whose played_at, or played_at + msPlayed, falls in
+ * it; closest to endTime + 15 s first, an equal msPlayed before a different
+ * one.  Within the account data, the same minute, track and msPlayed is the
+ * same listen.
+ *
  * The track is the canonical id recently-played gives (linked_from.id of a
  * relinked track) or the id in the export's spotify_track_uri; an export id
- * also matches a recently-played listen by its playable id.
+ * also matches a recently-played listen by its playable id.  An account-data
+ * listen names its track by artist and title: every stored track of those
+ * names is looked at (alt_ids).
  */
 #include "postgres.h"
 
@@ -74,6 +84,8 @@ typedef struct StoredPlay
 	TimestampTz played_at;
 	bool		has_export_ts;
 	TimestampTz export_ts;
+	bool		has_account;
+	TimestampTz account_end;
 	bool		taken;			/* joined by an incoming listen */
 	TimestampTz new_end;		/* ended_at after the update */
 } StoredPlay;
@@ -83,7 +95,10 @@ typedef struct IdRef
 {
 	const char *id;
 	int			k;
+	const char *twin;			/* ReadTwins: another id of the recording */
 } IdRef;
+
+static int CompareIdRef(const void *a, const void *b);
 
 /* A possible pairing of incoming listen i with stored listen k. */
 typedef struct Candidate
@@ -95,70 +110,62 @@ typedef struct Candidate
 } Candidate;
 
 static SPIPlanPtr read_plan;
-static SPIPlanPtr update_plan;
-static SPIPlanPtr insert_plan;
+static SPIPlanPtr twins_plan;
 
 static void
 PreparePlans(void)
 {
 	Oid			t_read[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Oid			t_update[16] = {TEXTOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID,
-		TIMESTAMPTZARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID,
-		TIMESTAMPTZARRAYOID, BOOLARRAYOID, BOOLARRAYOID, BOOLARRAYOID,
-		TIMESTAMPTZARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID};
-	Oid			t_insert[16] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID,
-		TIMESTAMPTZARRAYOID, BOOLARRAYOID, BOOLARRAYOID, BOOLARRAYOID,
-		TIMESTAMPTZARRAYOID, BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID};
+	Oid			t_twins[1] = {TEXTARRAYOID};
 
 	/* the last one made: an error while preparing leaves it NULL */
-	if (insert_plan != NULL)
+	if (twins_plan != NULL)
 		return;
 	read_plan = mtm_prepare_kept(
-		"SELECT ended_at, track_id, playable_id, ms_played, played_at, export_ts"
-		" FROM music_tm.plays"
+		"SELECT ended_at, track_id, playable_id, ms_played, played_at, export_ts,"
+		" account_end FROM music_tm.plays"
 		" WHERE listener OPERATOR(pg_catalog.=) $1"
 		" AND ended_at OPERATOR(pg_catalog.>=) $2"
 		" AND ended_at OPERATOR(pg_catalog.<=) $3", 3, t_read);
-	update_plan = mtm_prepare_kept(
-		"UPDATE music_tm.plays AS p SET ended_at = u.new_end,"
-		" playable_id = coalesce(u.playable_id, p.playable_id),"
-		" ms_played = coalesce(u.ms_played, p.ms_played),"
-		" played_at = coalesce(u.played_at, p.played_at),"
-		" export_ts = coalesce(u.export_ts, p.export_ts),"
-		" skipped = coalesce(u.skipped, p.skipped),"
-		" shuffle = coalesce(u.shuffle, p.shuffle),"
-		" offline = coalesce(u.offline, p.offline),"
-		" offline_at = coalesce(u.offline_at, p.offline_at),"
-		" incognito = coalesce(u.incognito, p.incognito),"
-		" reason_start = coalesce(u.reason_start, p.reason_start),"
-		" reason_end = coalesce(u.reason_end, p.reason_end),"
-		" context_uri = coalesce(u.context_uri, p.context_uri)"
-		" FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-		"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
-		"  pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9),"
-		"  pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12),"
-		"  pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
-		"  pg_catalog.unnest($16))"
-		"  AS u(old_end, track_id, new_end, playable_id, ms_played, played_at,"
-		"  export_ts, skipped, shuffle, offline, offline_at, incognito,"
-		"  reason_start, reason_end, context_uri)"
-		" WHERE p.listener OPERATOR(pg_catalog.=) $1"
-		" AND p.ended_at OPERATOR(pg_catalog.=) u.old_end"
-		" AND p.track_id OPERATOR(pg_catalog.=) u.track_id", 16, t_update);
-	insert_plan = mtm_prepare_kept(
-		"INSERT INTO music_tm.plays (listener, recorded_at, ended_at, track_id,"
-		" playable_id, ms_played, played_at, export_ts, skipped, shuffle,"
-		" offline, offline_at, incognito, reason_start, reason_end, context_uri)"
-		" SELECT $1, $2, u.* FROM ROWS FROM (pg_catalog.unnest($3),"
-		"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
-		"  pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9),"
-		"  pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12),"
-		"  pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
-		"  pg_catalog.unnest($16)) AS u"
-		" ON CONFLICT (listener, ended_at, track_id) DO NOTHING", 16, t_insert);
+	/* each id looked up once by key; its twins by ISRC (OFFSET 0 keeps
+	 * the planner from a merge join that would walk the whole ISRC index) */
+	twins_plan = mtm_prepare_kept(
+		"SELECT a.track_id, t.track_id FROM pg_catalog.unnest($1) AS u(id)"
+		" JOIN music_tm.tracks a ON a.track_id OPERATOR(pg_catalog.=) u.id"
+		" CROSS JOIN LATERAL (SELECT b.track_id FROM music_tm.tracks b"
+		"  WHERE b.isrc OPERATOR(pg_catalog.=) a.isrc"
+		"  AND b.track_id OPERATOR(pg_catalog.<>) a.track_id OFFSET 0) AS t", 1, t_twins);
+}
+
+/*
+ * The other ids of the incoming listens' recordings: stored tracks that
+ * share an ISRC with one of them (an album and a single version, relinked
+ * twins).  Two sources may name one listen by two such ids.  Sorted by id.
+ */
+static IdRef *
+ReadTwins(MtmPlay *plays, int n, int *count)
+{
+	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
+	int			nids = 0;
+	Datum		args[1];
+	IdRef	   *twins;
+
+	/* plays is sorted by track_id */
+	for (int i = 0; i < n; i++)
+		if (nids == 0 || strcmp(ids[nids - 1], plays[i].track_id) != 0)
+			ids[nids++] = plays[i].track_id;
+	args[0] = PointerGetDatum(mtm_text_array(ids, nids));
+	if (SPI_execute_plan(twins_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading music_tm.tracks failed");
+	twins = palloc(sizeof(IdRef) * Max(SPI_processed, 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		twins[r].id = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		twins[r].twin = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
+	}
+	*count = (int) SPI_processed;
+	qsort(twins, *count, sizeof(IdRef), CompareIdRef);
+	return twins;
 }
 
 /* Raise 22023 for an empty listener: every other function refuses it too. */
@@ -176,8 +183,8 @@ mtm_check_listener(Datum listener)
  * pg_advisory_lock() never uses (1 and 2): 3 for a chart's key
  * (chart_store.c), 4 for a listener's plays.
  */
-static void
-LockListenerPlays(Datum listener)
+void
+mtm_lock_listener_plays(Datum listener)
 {
 	text	   *l = DatumGetTextPP(listener);
 	uint64		h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(l),
@@ -258,6 +265,7 @@ CompareIdRef(const void *a, const void *b)
 	return strcmp(((const IdRef *) a)->id, ((const IdRef *) b)->id);
 }
 
+/* Incoming listens by track, time, milliseconds, then payload order. */
 static int
 ComparePlay(const void *a, const void *b)
 {
@@ -269,6 +277,8 @@ ComparePlay(const void *a, const void *b)
 		return c;
 	if (x->at != y->at)
 		return x->at < y->at ? -1 : 1;
+	if (x->ms_played != y->ms_played)
+		return x->ms_played < y->ms_played ? -1 : 1;
 	return (x->entry > y->entry) - (x->entry < y->entry);
 }
 
@@ -287,15 +297,108 @@ CompareCandidate(const void *a, const void *b)
 	return (x->k > y->k) - (x->k < y->k);
 }
 
-/* How far an export listen (end t, ms m) is from a played_at p; -1: too far. */
-static int64
-Distance(TimestampTz t, bool has_ms, int32 ms, TimestampTz p)
+/* One source's report of a listen. */
+typedef struct Seen
 {
-	int64		end = Abs(t - p);
-	int64		start = has_ms ? Abs(t - (int64) ms * 1000 - p) : PG_INT64_MAX;
-	int64		d = Min(end, start);
+	MtmPlaySource source;
+	TimestampTz at;
+	bool		has_ms;
+	int32		ms;
+} Seen;
 
-	return d <= MTM_PLAY_TOLERANCE ? d : -1;
+/*
+ * How far two reports of different sources are from being one listen (the
+ * rules at the top of this file); -1 when they are not one listen.
+ */
+static int64
+PairDistance(const Seen *x, const Seen *y)
+{
+	const Seen *a = x->source < y->source ? x : y;	/* recent < export < account */
+	const Seen *b = x->source < y->source ? y : x;
+	int64		d = -1;
+
+	if (a->source == b->source)
+		return -1;
+	if (b->source == MTM_SOURCE_EXPORT)
+	{
+		/* a recently-played item, b an export entry */
+		int64		end = Abs(b->at - a->at);
+		int64		start = b->has_ms ? Abs(b->at - (int64) b->ms * 1000 - a->at) : PG_INT64_MAX;
+
+		d = Min(end, start);
+		return d <= MTM_PLAY_TOLERANCE ? d : -1;
+	}
+	else
+	{
+		/* b is account data: its listen ended within the minute's span */
+		TimestampTz lo = b->at - MTM_ACCOUNT_EARLY;
+		TimestampTz hi = b->at + MTM_ACCOUNT_LATE;
+		TimestampTz centre = b->at + (MTM_ACCOUNT_LATE - MTM_ACCOUNT_EARLY) / 2;
+		TimestampTz ends[2];
+		int			nends = 0;
+
+		ends[nends++] = a->at;
+		if (a->source == MTM_SOURCE_RECENT && b->has_ms)
+			ends[nends++] = a->at + (int64) b->ms * 1000;
+		for (int e = 0; e < nends; e++)
+			if (ends[e] >= lo && ends[e] <= hi &&
+				(d < 0 || Abs(ends[e] - centre) < d))
+				d = Abs(ends[e] - centre);
+		if (d >= 0 && a->has_ms && b->has_ms && a->ms != b->ms)
+			d += MTM_ACCOUNT_EARLY + MTM_ACCOUNT_LATE;	/* equal msPlayed first */
+		return d;
+	}
+}
+
+/*
+ * Distance of incoming listen p to stored listen sp, -1 when sp is no
+ * candidate: it must not have been reported by p's source already.
+ */
+static int64
+StoredDistance(const MtmPlay *p, MtmPlaySource source, const StoredPlay *sp)
+{
+	Seen		in = {source, p->at, p->has_ms, p->ms_played};
+	Seen		seen[3];
+	int			nseen = 0;
+	int64		best = -1;
+
+	if ((source == MTM_SOURCE_RECENT && sp->has_played_at) ||
+		(source == MTM_SOURCE_EXPORT && sp->has_export_ts) ||
+		(source == MTM_SOURCE_ACCOUNT && sp->has_account))
+		return -1;
+	if (sp->has_played_at)
+		seen[nseen++] = (Seen) {MTM_SOURCE_RECENT, sp->played_at, false, 0};
+	if (sp->has_export_ts)
+		seen[nseen++] = (Seen) {MTM_SOURCE_EXPORT, sp->export_ts, sp->has_ms, sp->ms_played};
+	if (sp->has_account)
+		seen[nseen++] = (Seen) {MTM_SOURCE_ACCOUNT, sp->account_end, sp->has_ms, sp->ms_played};
+	for (int k = 0; k < nseen; k++)
+	{
+		int64		d = PairDistance(&in, &seen[k]);
+
+		if (d >= 0 && (best < 0 || d < best))
+			best = d;
+	}
+	return best;
+}
+
+/* Whether stored listen sp is incoming listen p, reported again by its source. */
+static bool
+IsReplay(const MtmPlay *p, MtmPlaySource source, const StoredPlay *sp)
+{
+	switch (source)
+	{
+		case MTM_SOURCE_RECENT:
+			return sp->has_played_at && sp->played_at == p->at &&
+				strcmp(sp->track_id, p->track_id) == 0;
+		case MTM_SOURCE_EXPORT:
+			return sp->has_export_ts && sp->export_ts == p->at;
+		case MTM_SOURCE_ACCOUNT:
+			/* an export may have brought its own msPlayed since */
+			return sp->has_account && sp->account_end == p->at &&
+				((sp->has_ms && sp->ms_played == p->ms_played) || sp->has_export_ts);
+	}
+	return false;
 }
 
 /* Step 1: the stored listens of the listener ending within [lo, hi]. */
@@ -332,132 +435,17 @@ ReadStored(Datum listener, TimestampTz lo, TimestampTz hi, int *count)
 		d = SPI_getbinval(tup, desc, 6, &isnull);
 		s[r].has_export_ts = !isnull;
 		s[r].export_ts = isnull ? 0 : DatumGetTimestampTz(d);
+		d = SPI_getbinval(tup, desc, 7, &isnull);
+		s[r].has_account = !isnull;
+		s[r].account_end = isnull ? 0 : DatumGetTimestampTz(d);
 	}
 	*count = (int) SPI_processed;
 	return s;
 }
 
-/* Arrays for the write statements, one element per listen written. */
-typedef struct Columns
-{
-	int			n;
-	Datum	   *old_end;
-	char	  **track;
-	Datum	   *ended;
-	char	  **playable;
-	Datum	   *ms;
-	Datum	   *played_at;
-	Datum	   *export_ts;
-	Datum	   *skipped;
-	Datum	   *shuffle;
-	Datum	   *offline;
-	Datum	   *offline_at;
-	Datum	   *incognito;
-	char	  **reason_start;
-	char	  **reason_end;
-	char	  **context;
-	bool	   *nulls[9];		/* ms, played_at, export_ts, skipped, shuffle,
-								 * offline, offline_at, incognito, ended */
-} Columns;
-
-static void
-ColumnsInit(Columns *c, int cap)
-{
-	cap = Max(cap, 1);
-	c->n = 0;
-	c->old_end = palloc(sizeof(Datum) * cap);
-	c->track = palloc(sizeof(char *) * cap);
-	c->ended = palloc(sizeof(Datum) * cap);
-	c->playable = palloc(sizeof(char *) * cap);
-	c->ms = palloc(sizeof(Datum) * cap);
-	c->played_at = palloc(sizeof(Datum) * cap);
-	c->export_ts = palloc(sizeof(Datum) * cap);
-	c->skipped = palloc(sizeof(Datum) * cap);
-	c->shuffle = palloc(sizeof(Datum) * cap);
-	c->offline = palloc(sizeof(Datum) * cap);
-	c->offline_at = palloc(sizeof(Datum) * cap);
-	c->incognito = palloc(sizeof(Datum) * cap);
-	c->reason_start = palloc(sizeof(char *) * cap);
-	c->reason_end = palloc(sizeof(char *) * cap);
-	c->context = palloc(sizeof(char *) * cap);
-	for (int i = 0; i < 9; i++)
-		c->nulls[i] = palloc(sizeof(bool) * cap);
-}
-
-static void
-SetBool(Columns *c, Datum *col, int null_index, int8 v)
-{
-	col[c->n] = BoolGetDatum(v > 0);
-	c->nulls[null_index][c->n] = v < 0;
-}
-
-/* Append what listen p brings, for the source that reports it. */
-static void
-ColumnsAdd(Columns *c, MtmPlaySource source, const MtmPlay *p,
-		   const char *track, TimestampTz old_end, TimestampTz ended)
-{
-	int			n = c->n;
-
-	c->old_end[n] = TimestampTzGetDatum(old_end);
-	c->track[n] = (char *) track;
-	c->ended[n] = TimestampTzGetDatum(ended);
-	c->nulls[8][n] = false;
-	c->playable[n] = p->playable_id;
-	c->ms[n] = Int32GetDatum(p->ms_played);
-	c->nulls[0][n] = !p->has_ms;
-	c->played_at[n] = TimestampTzGetDatum(p->at);
-	c->nulls[1][n] = source != MTM_SOURCE_RECENT;
-	c->export_ts[n] = TimestampTzGetDatum(p->at);
-	c->nulls[2][n] = source != MTM_SOURCE_EXPORT;
-	SetBool(c, c->skipped, 3, p->skipped);
-	SetBool(c, c->shuffle, 4, p->shuffle);
-	SetBool(c, c->offline, 5, p->offline);
-	c->offline_at[n] = TimestampTzGetDatum(p->offline_at);
-	c->nulls[6][n] = !p->has_offline_at;
-	SetBool(c, c->incognito, 7, p->incognito);
-	c->reason_start[n] = p->reason_start;
-	c->reason_end[n] = p->reason_end;
-	c->context[n] = p->context_uri;
-	c->n++;
-}
-
-static Datum
-ArrayOf(Datum *values, bool *nulls, int n, Oid type)
-{
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	int16		len;
-	bool		byval;
-	char		align;
-
-	get_typlenbyvalalign(type, &len, &byval, &align);
-	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, type,
-											  len, byval, align));
-}
-
-/* The arrays shared by both statements, from args[first] on. */
-static void
-ColumnArgs(Columns *c, Datum *args, int first)
-{
-	int			n = c->n;
-	Datum	   *a = args + first;
-
-	a[0] = PointerGetDatum(mtm_text_array(c->playable, n));
-	a[1] = ArrayOf(c->ms, c->nulls[0], n, INT4OID);
-	a[2] = ArrayOf(c->played_at, c->nulls[1], n, TIMESTAMPTZOID);
-	a[3] = ArrayOf(c->export_ts, c->nulls[2], n, TIMESTAMPTZOID);
-	a[4] = ArrayOf(c->skipped, c->nulls[3], n, BOOLOID);
-	a[5] = ArrayOf(c->shuffle, c->nulls[4], n, BOOLOID);
-	a[6] = ArrayOf(c->offline, c->nulls[5], n, BOOLOID);
-	a[7] = ArrayOf(c->offline_at, c->nulls[6], n, TIMESTAMPTZOID);
-	a[8] = ArrayOf(c->incognito, c->nulls[7], n, BOOLOID);
-	a[9] = PointerGetDatum(mtm_text_array(c->reason_start, n));
-	a[10] = PointerGetDatum(mtm_text_array(c->reason_end, n));
-	a[11] = PointerGetDatum(mtm_text_array(c->context, n));
-}
-
+/* Stored listens by their key after the call: (track_id, new_end). */
 static int
-CompareKey(const void *a, const void *b)
+CompareNewKey(const void *a, const void *b)
 {
 	const StoredPlay *x = *(StoredPlay *const *) a;
 	const StoredPlay *y = *(StoredPlay *const *) b;
@@ -468,43 +456,28 @@ CompareKey(const void *a, const void *b)
 	return (x->new_end > y->new_end) - (x->new_end < y->new_end);
 }
 
-/* Order of stored listens by their key as stored (track, ended_at). */
-static int
-CompareOldKey(const void *a, const void *b)
-{
-	const StoredPlay *x = *(StoredPlay *const *) a;
-	const StoredPlay *y = *(StoredPlay *const *) b;
-	int			c = strcmp(x->track_id, y->track_id);
-
-	if (c != 0)
-		return c;
-	return (x->ended_at > y->ended_at) - (x->ended_at < y->ended_at);
-}
-
 /*
- * An export that confirms a recently-played listen moves its ended_at to
- * the export's ts, unless that would give two rows one key (a listen of the
- * same track stored with that very end: then the row keeps its time).
- * Old keys are unique, and a moved row never lands on an old key, so the
- * keys after the update are unique too.
+ * An export that confirms a listen moves its ended_at to the export's ts,
+ * unless that would give two rows one key (a listen of the same track
+ * stored with that very end: then the row keeps its time).  Old keys are
+ * unique, and a moved row never lands on another's key, so the keys after
+ * the update are unique too.  Returns the stored listens sorted by key.
  */
-static void
+static StoredPlay **
 KeepKeysUnique(StoredPlay *s, int ns)
 {
-	StoredPlay **keys = palloc(sizeof(StoredPlay *) * Max(ns * 2, 1));
-	int			nk = 0;
+	StoredPlay **keys = palloc(sizeof(StoredPlay *) * Max(ns, 1));
 	bool		again = true;
 
 	while (again)
 	{
 		again = false;
-		nk = 0;
 		for (int k = 0; k < ns; k++)
-			keys[nk++] = &s[k];
-		qsort(keys, nk, sizeof(StoredPlay *), CompareKey);
-		for (int j = 1; j < nk; j++)
+			keys[k] = &s[k];
+		qsort(keys, ns, sizeof(StoredPlay *), CompareNewKey);
+		for (int j = 1; j < ns; j++)
 		{
-			if (CompareKey(&keys[j - 1], &keys[j]) != 0)
+			if (CompareNewKey(&keys[j - 1], &keys[j]) != 0)
 				continue;
 			/* put back whichever of the two moved */
 			if (keys[j]->new_end != keys[j]->ended_at)
@@ -513,6 +486,43 @@ KeepKeysUnique(StoredPlay *s, int ns)
 				keys[j - 1]->new_end = keys[j - 1]->ended_at;
 			again = true;
 		}
+	}
+	return keys;
+}
+
+/*
+ * A new account-data listen ends at its minute; two listens of one track in
+ * one minute (skips) are told apart in the key by microseconds.  plays is
+ * sorted by track and time, so the ones of one track and minute are next to
+ * each other.
+ */
+static void
+AccountEnds(MtmPlay *plays, int n, StoredPlay **keys, int ns)
+{
+	const char *last_track = NULL;
+	TimestampTz last_end = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		MtmPlay    *p = &plays[i];
+		StoredPlay	key;
+		StoredPlay *keyp = &key;
+
+		if (p->fate != MTM_PLAY_NEW)
+			continue;
+		p->new_end = p->at;
+		if (last_track && strcmp(last_track, p->track_id) == 0 && last_end >= p->new_end)
+			p->new_end = last_end + 1;
+		key.track_id = p->track_id;
+		for (;;)
+		{
+			key.new_end = p->new_end;
+			if (!bsearch(&keyp, keys, ns, sizeof(StoredPlay *), CompareNewKey))
+				break;
+			p->new_end++;
+		}
+		last_track = p->track_id;
+		last_end = p->new_end;
 	}
 }
 
@@ -528,44 +538,46 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 	TimestampTz lo = DT_NOEND;
 	TimestampTz hi = DT_NOBEGIN;
 	StoredPlay *s;
+	StoredPlay **keys;
 	int			ns;
 	IdRef	   *refs;
 	int			nrefs = 0;
+	IdRef	   *twins;
+	int			ntwins;
 	Candidate  *cands;
 	int			ncands = 0;
 	int			capcands;
-	Columns		ins;
-	int			nnew = 0;
-	int		   *pending;
-	int			npending = 0;
 
 	if (n == 0)
 		return;
 	PreparePlans();
-	LockListenerPlays(listener);
+	mtm_lock_listener_plays(listener);
 
-	/* in-payload repeats: the same track at the same time is one listen */
+	/*
+	 * In-payload repeats: the same track at the same time is one listen (in
+	 * account data, with the same milliseconds).  The span read covers every
+	 * stored listen any rule could pair with an incoming one.
+	 */
 	qsort(plays, n, sizeof(MtmPlay), ComparePlay);
 	for (int i = 0; i < n; i++)
 	{
 		MtmPlay    *p = &plays[i];
-		TimestampTz from = p->at;
-		TimestampTz to = p->at;
+		int64		ms = p->has_ms ? (int64) p->ms_played * 1000 : 0;
 
 		p->fate = MTM_PLAY_NEW;
-		p->match = -1;
+		p->row_track = p->track_id;
+		p->row_end = p->new_end = p->at;
 		if (i > 0 && plays[i - 1].at == p->at &&
-			strcmp(plays[i - 1].track_id, p->track_id) == 0)
+			strcmp(plays[i - 1].track_id, p->track_id) == 0 &&
+			(source != MTM_SOURCE_ACCOUNT || plays[i - 1].ms_played == p->ms_played))
 			p->fate = MTM_PLAY_DUPLICATE;
-		if (source == MTM_SOURCE_EXPORT)
-			from -= (p->has_ms ? (int64) p->ms_played * 1000 : 0);
-		else
-			to += MTM_PLAY_LONGEST;
-		lo = Min(lo, from - MTM_PLAY_TOLERANCE);
-		hi = Max(hi, to + MTM_PLAY_TOLERANCE);
+		lo = Min(lo, p->at - ms - MTM_ACCOUNT_EARLY - MTM_ACCOUNT_LATE);
+		hi = Max(hi, p->at + (source == MTM_SOURCE_RECENT ? MTM_PLAY_LONGEST : 0) +
+				 MTM_ACCOUNT_EARLY + MTM_ACCOUNT_LATE);
 	}
 
 	s = ReadStored(listener, lo, hi, &ns);
+	twins = ReadTwins(plays, n, &ntwins);
 	refs = palloc(sizeof(IdRef) * Max(ns * 2, 1));
 	for (int k = 0; k < ns; k++)
 	{
@@ -579,21 +591,38 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 	}
 	qsort(refs, nrefs, sizeof(IdRef), CompareIdRef);
 
-	/* replays first: this source stored the listen before */
+	/* pass 0: replays (this source stored the listen before); pass 1: pairs */
 	capcands = Max(n, 16);
 	cands = palloc(sizeof(Candidate) * capcands);
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < n; i++)
 		{
 			MtmPlay    *p = &plays[i];
-			const char *ids[2] = {p->track_id, p->playable_id};
+			const char **ids;
+			int			nids = 0;
+			IdRef		tkey = {p->track_id, 0, NULL};
+			IdRef	   *t = ntwins > 0 ?
+				bsearch(&tkey, twins, ntwins, sizeof(IdRef), CompareIdRef) : NULL;
+			int			tfirst = t ? t - twins : 0;
 
 			CHECK_FOR_INTERRUPTS();
-			if (p->fate != MTM_PLAY_NEW)
-				continue;
-			for (int w = 0; w < 2 && p->fate == MTM_PLAY_NEW; w++)
+			/* its own ids, then the other ids of its recording */
+			while (t && tfirst > 0 && strcmp(twins[tfirst - 1].id, p->track_id) == 0)
+				tfirst--;
+			ids = palloc(sizeof(char *) * (Max(p->nalt, 2) + ntwins));
+			if (p->nalt > 0)
+				for (int a = 0; a < p->nalt; a++)
+					ids[nids++] = p->alt_ids[a];
+			else
 			{
-				IdRef		key = {ids[w], 0};
+				ids[nids++] = p->track_id;
+				ids[nids++] = p->playable_id;
+			}
+			for (int a = tfirst; t && a < ntwins && strcmp(twins[a].id, p->track_id) == 0; a++)
+				ids[nids++] = twins[a].twin;
+			for (int w = 0; w < nids && p->fate == MTM_PLAY_NEW; w++)
+			{
+				IdRef		key = {ids[w], 0, NULL};
 				IdRef	   *hit;
 				int			first;
 
@@ -612,27 +641,14 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 
 					if (pass == 0)
 					{
-						bool		same;
-
-						if (source == MTM_SOURCE_EXPORT)
-							same = sp->has_export_ts && sp->export_ts == p->at;
-						else
-							same = sp->has_played_at && sp->played_at == p->at &&
-								strcmp(sp->track_id, p->track_id) == 0;
-						if (same)
+						if (IsReplay(p, source, sp))
 						{
 							p->fate = MTM_PLAY_UNCHANGED;
 							break;
 						}
 						continue;
 					}
-					/* pass 1: a listen of the other source, close enough */
-					if (source == MTM_SOURCE_EXPORT)
-						d = sp->has_export_ts || !sp->has_played_at ? -1 :
-							Distance(p->at, p->has_ms, p->ms_played, sp->played_at);
-					else
-						d = sp->has_played_at || !sp->has_export_ts ? -1 :
-							Distance(sp->export_ts, sp->has_ms, sp->ms_played, p->at);
+					d = StoredDistance(p, source, sp);
 					if (d < 0)
 						continue;
 					if (ncands == capcands)
@@ -659,15 +675,16 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 		if (p->fate != MTM_PLAY_NEW || sp->taken)
 			continue;
 		p->fate = MTM_PLAY_MATCHED;
-		p->match = cands[c].k;
 		sp->taken = true;
+		p->row_track = sp->track_id;
+		p->row_end = sp->ended_at;
+		/* the export's ts is the end; the others keep the row's time */
 		if (source == MTM_SOURCE_EXPORT)
 			sp->new_end = p->at;
+		p->match = cands[c].k;
 	}
-	KeepKeysUnique(s, ns);
+	keys = KeepKeysUnique(s, ns);
 
-	ColumnsInit(&ins, n);
-	pending = palloc(sizeof(int) * n);
 	for (int i = 0; i < n; i++)
 	{
 		MtmPlay    *p = &plays[i];
@@ -675,12 +692,16 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 		switch (p->fate)
 		{
 			case MTM_PLAY_MATCHED:
-				pending[npending++] = i;
+				p->new_end = s[p->match].new_end;
 				counts->matched++;
 				break;
 			case MTM_PLAY_NEW:
-				ColumnsAdd(&ins, source, p, p->track_id, p->at, p->at);
-				nnew++;
+				/* names of several songs, none of them heard then: kept apart */
+				if (p->ambiguous)
+				{
+					p->fate = MTM_PLAY_UNRESOLVED;
+					counts->unresolved++;
+				}
 				break;
 			case MTM_PLAY_UNCHANGED:
 				counts->unchanged++;
@@ -688,98 +709,11 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 			case MTM_PLAY_DUPLICATE:
 				counts->duplicates++;
 				break;
+			case MTM_PLAY_UNRESOLVED:
+				break;
 		}
 	}
-
-	/*
-	 * The updates, in rounds: the key is checked row by row as a statement
-	 * updates, so a row that moves onto the key another row is leaving
-	 * (a track on repeat: each listen's recently-played time is the end of
-	 * the one before) waits for a later round.  Usually one round.
-	 */
-	while (npending > 0)
-	{
-		StoredPlay **leaving = palloc(sizeof(StoredPlay *) * npending);
-		int			nleaving = 0;
-		int			nleft = 0;
-		Columns		upd;
-
-		CHECK_FOR_INTERRUPTS();
-		for (int j = 0; j < npending; j++)
-		{
-			StoredPlay *sp = &s[plays[pending[j]].match];
-
-			if (sp->new_end != sp->ended_at)
-				leaving[nleaving++] = sp;
-		}
-		qsort(leaving, nleaving, sizeof(StoredPlay *), CompareOldKey);
-		ColumnsInit(&upd, npending);
-		for (int j = 0; j < npending; j++)
-		{
-			MtmPlay    *p = &plays[pending[j]];
-			StoredPlay *sp = &s[p->match];
-			StoredPlay	key;
-			StoredPlay *keyp = &key;
-
-			key.track_id = sp->track_id;
-			key.ended_at = sp->new_end;
-			if (sp->new_end != sp->ended_at &&
-				bsearch(&keyp, leaving, nleaving, sizeof(StoredPlay *), CompareOldKey))
-				pending[nleft++] = pending[j];
-			else
-				ColumnsAdd(&upd, source, p, sp->track_id, sp->ended_at, sp->new_end);
-		}
-		if (upd.n == 0)
-		{
-			/* moves in a circle: the rows keep their times */
-			for (int j = 0; j < npending; j++)
-				s[plays[pending[j]].match].new_end = s[plays[pending[j]].match].ended_at;
-			continue;
-		}
-		{
-			Datum		args[16];
-			int			ret;
-
-			args[0] = listener;
-			args[1] = ArrayOf(upd.old_end, NULL, upd.n, TIMESTAMPTZOID);
-			args[2] = PointerGetDatum(mtm_text_array(upd.track, upd.n));
-			args[3] = ArrayOf(upd.ended, NULL, upd.n, TIMESTAMPTZOID);
-			ColumnArgs(&upd, args, 4);
-			ret = SPI_execute_plan(update_plan, args, NULL, false, 0);
-			if (ret != SPI_OK_UPDATE)
-				elog(ERROR, "updating music_tm.plays failed: %s", SPI_result_code_string(ret));
-
-			/*
-			 * The rows were read with the latest snapshot; under REPEATABLE
-			 * READ the UPDATE runs with the transaction's and does not see
-			 * a listen committed since it began.  Confirming it would be
-			 * lost: fail as the server fails an update of a row changed
-			 * since the snapshot.
-			 */
-			if (SPI_processed != (uint64) upd.n)
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to concurrent update"),
-						 errdetail("A listen this call confirms was stored or changed by a transaction that committed after this transaction's snapshot."),
-						 errhint("Retry the transaction.")));
-		}
-		npending = nleft;
-	}
-	if (ins.n > 0)
-	{
-		Datum		args[16];
-		int			ret;
-
-		args[0] = listener;
-		args[1] = TimestampTzGetDatum(now);
-		args[2] = ArrayOf(ins.ended, NULL, ins.n, TIMESTAMPTZOID);
-		args[3] = PointerGetDatum(mtm_text_array(ins.track, ins.n));
-		ColumnArgs(&ins, args, 4);
-		ret = SPI_execute_plan(insert_plan, args, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "writing music_tm.plays failed: %s", SPI_result_code_string(ret));
-		counts->inserted += SPI_processed;
-		/* a stored listen of the same track and end: already there */
-		counts->duplicates += nnew - SPI_processed;
-	}
+	if (source == MTM_SOURCE_ACCOUNT)
+		AccountEnds(plays, n, keys, ns);
+	mtm_plays_write(listener, source, plays, n, now, counts);
 }

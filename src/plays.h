@@ -36,10 +36,19 @@
  */
 #define MTM_PLAY_LONGEST (6 * USECS_PER_HOUR)
 
+/*
+ * The account-data export's endTime is to the minute: the listen ended
+ * within [endTime - 40 s, endTime + 70 s] (truncated or rounded to the
+ * minute, with the same 10 s of slack as above).
+ */
+#define MTM_ACCOUNT_EARLY (40 * USECS_PER_SEC)
+#define MTM_ACCOUNT_LATE (70 * USECS_PER_SEC)
+
 typedef enum MtmPlaySource
 {
 	MTM_SOURCE_RECENT,			/* recently-played: played_at */
-	MTM_SOURCE_EXPORT			/* extended streaming history: ts */
+	MTM_SOURCE_EXPORT,			/* extended streaming history: ts */
+	MTM_SOURCE_ACCOUNT			/* account data: endTime, to the minute */
 } MtmPlaySource;
 
 /* What became of one incoming listen. */
@@ -48,7 +57,9 @@ typedef enum MtmPlayFate
 	MTM_PLAY_NEW,				/* a listen not stored yet: inserted */
 	MTM_PLAY_MATCHED,			/* joins a listen another source stored */
 	MTM_PLAY_UNCHANGED,			/* this source stored it before: a replay */
-	MTM_PLAY_DUPLICATE			/* repeated in the payload itself */
+	MTM_PLAY_DUPLICATE,			/* repeated in the payload itself */
+	MTM_PLAY_UNRESOLVED			/* account data: names of several songs, and
+								 * no stored listen of one of them then */
 } MtmPlayFate;
 
 /* One incoming listen, from either source. */
@@ -70,9 +81,16 @@ typedef struct MtmPlay
 	char	   *reason_start;
 	char	   *reason_end;
 	char	   *context_uri;	/* recently-played */
+	/* account data: every track id its names may be, track_id among them */
+	char	  **alt_ids;
+	int			nalt;
+	bool		ambiguous;		/* the ids are not one song */
 	/* set by mtm_plays_merge */
 	MtmPlayFate fate;
-	int			match;			/* stored row it joins (MATCHED) */
+	int			match;			/* MATCHED: the stored listen it joins */
+	const char *row_track;		/* the row written: its track_id, */
+	TimestampTz row_end;		/* its ended_at as stored (MATCHED), */
+	TimestampTz new_end;		/* and its ended_at after the call */
 } MtmPlay;
 
 typedef struct MtmPlayCounts
@@ -81,12 +99,36 @@ typedef struct MtmPlayCounts
 	int64		matched;
 	int64		unchanged;
 	int64		duplicates;
+	int64		unresolved;
 } MtmPlayCounts;
 
 extern void mtm_plays_merge(Datum listener, MtmPlaySource source,
 							MtmPlay *plays, int n, TimestampTz now,
 							MtmPlayCounts *counts);
 
+/* What one import_streaming_history call did. */
+typedef struct MtmImportSummary
+{
+	const char *format;
+	int64		entries;
+	int64		episodes;
+	int64		audiobooks;
+	int64		without_track;
+	int64		unmatched;		/* account data kept in unmatched_plays */
+	MtmPlayCounts plays;
+	int64		tracks_inserted;
+} MtmImportSummary;
+
+/* plays_account.c: the account-data format */
+extern void mtm_import_account(JsonbContainer *entries, Datum listener,
+							   TimestampTz now, MtmImportSummary *sum);
+
+/* plays_write.c: the statements that write what mtm_plays_merge decided */
+extern void mtm_plays_write(Datum listener, MtmPlaySource source,
+							MtmPlay *plays, int n, TimestampTz now,
+							MtmPlayCounts *counts);
+
+extern void mtm_lock_listener_plays(Datum listener);
 extern bool mtm_parse_utc_time(const char *s, int len, TimestampTz *out);
 extern void mtm_check_listener(Datum listener);
 

@@ -42,17 +42,7 @@ PG_FUNCTION_INFO_V1(import_streaming_history);
 
 #define TRACK_URI_PREFIX "spotify:track:"
 
-/* What one import did. */
-typedef struct ImportSummary
-{
-	const char *format;
-	int64		entries;
-	int64		episodes;
-	int64		audiobooks;
-	int64		without_track;
-	MtmPlayCounts plays;
-	MtmTrackCounts tracks;
-} ImportSummary;
+typedef MtmImportSummary ImportSummary;
 
 /* A listen's track names, for storing a partial track object. */
 typedef struct TrackNames
@@ -367,14 +357,38 @@ HistoryEntries(Jsonb *payload, const char **format)
 							   mtm_jsonb_type_name(first))));
 		if (mtm_field(first->val.binary.data, "ts", &v) != NULL)
 			*format = "extended";
+		else if (mtm_field(first->val.binary.data, "endTime", &v) != NULL)
+			*format = "account";
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("payload is not a known streaming-history format"),
-					 errdetail("Entry [0] has no field \"ts\" (extended streaming history)."),
-					 errhint("Pass the content of one Streaming_History_Audio_*.json or endsong_*.json file.")));
+					 errdetail("Entry [0] has neither \"ts\" (extended streaming history) nor \"endTime\" (account data)."),
+					 errhint("Pass the content of one Streaming_History_Audio_*.json, endsong_*.json or StreamingHistory_music_*.json file.")));
 	}
 	return &payload->root;
+}
+
+/* The result row of import_streaming_history. */
+static Datum
+ReturnSummary(FunctionCallInfo fcinfo, TupleDesc tupdesc, const ImportSummary *sum)
+{
+	Datum		values[11];
+	bool		nulls[11] = {false};
+
+	values[0] = CStringGetTextDatum(sum->format);
+	values[1] = Int64GetDatum(sum->entries);
+	values[2] = Int64GetDatum(sum->plays.inserted);
+	values[3] = Int64GetDatum(sum->plays.matched);
+	values[4] = Int64GetDatum(sum->plays.unchanged);
+	values[5] = Int64GetDatum(sum->plays.duplicates);
+	values[6] = Int64GetDatum(sum->episodes);
+	values[7] = Int64GetDatum(sum->audiobooks);
+	values[8] = Int64GetDatum(sum->without_track);
+	values[9] = Int64GetDatum(sum->unmatched);
+	values[10] = Int64GetDatum(sum->tracks_inserted);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
 }
 
 /*
@@ -400,8 +414,6 @@ import_streaming_history(PG_FUNCTION_ARGS)
 	ImportSummary sum;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	Size		size;
-	Datum		values[10];
-	bool		nulls[10] = {false};
 
 	mtm_require_arg(fcinfo, 0, "payload");
 	mtm_require_arg(fcinfo, 1, "listener");
@@ -430,6 +442,11 @@ import_streaming_history(PG_FUNCTION_ARGS)
 						   nentries, MTM_MAX_HISTORY_ENTRIES),
 				 errhint("Import an export one file at a time.")));
 	sum.entries = nentries;
+	if (strcmp(sum.format, "account") == 0)
+	{
+		mtm_import_account(entries, PG_GETARG_DATUM(1), now, &sum);
+		return ReturnSummary(fcinfo, tupdesc, &sum);
+	}
 
 	plays = palloc(sizeof(MtmPlay) * Max(nentries, 1));
 	names = palloc(sizeof(TrackNames) * Max(nentries, 1));
@@ -448,24 +465,15 @@ import_streaming_history(PG_FUNCTION_ARGS)
 	{
 		int			nrows;
 		MtmTrackRow *rows = StubRows(names, n, &nrows);
+		MtmTrackCounts tc = {0};
 
 		SPI_connect();
-		mtm_store_track_rows(rows, nrows, now, true, &sum.tracks);
+		mtm_store_track_rows(rows, nrows, now, true, &tc);
+		sum.tracks_inserted = tc.inserted;
 		mtm_plays_merge(PG_GETARG_DATUM(1), MTM_SOURCE_EXPORT, plays, n, now,
 						&sum.plays);
 		SPI_finish();
 	}
 
-	values[0] = CStringGetTextDatum(sum.format);
-	values[1] = Int64GetDatum(sum.entries);
-	values[2] = Int64GetDatum(sum.plays.inserted);
-	values[3] = Int64GetDatum(sum.plays.matched);
-	values[4] = Int64GetDatum(sum.plays.unchanged);
-	values[5] = Int64GetDatum(sum.plays.duplicates);
-	values[6] = Int64GetDatum(sum.episodes);
-	values[7] = Int64GetDatum(sum.audiobooks);
-	values[8] = Int64GetDatum(sum.without_track);
-	values[9] = Int64GetDatum(sum.tracks.inserted);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
-													  values, nulls)));
+	return ReturnSummary(fcinfo, tupdesc, &sum);
 }
