@@ -174,3 +174,37 @@ GRANT EXECUTE ON FUNCTION
     music_tm.import_streaming_history(jsonb, text),
     music_tm.match_unmatched_plays(text)
     TO music_tm_writer;
+
+--
+-- Charts from plays.  A listener's weekly and monthly charts of what they
+-- played are stored in music_tm.charts as four more series next to
+-- Spotify's three, so that every history function reads them unchanged:
+--   plays_week, plays_month:             songs (a recording by ISRC when the
+--                                        stored track has one, else the
+--                                        track), charted under the
+--                                        recording's smallest stored id;
+--   plays_week_track, plays_month_track: each track id on its own.
+-- A chart is dated by the first day of its period (ISO weeks, UTC).  The
+-- functions that write listens keep them current; rebuild_play_charts makes
+-- them anew.  (A value added here cannot be used before this script's
+-- transaction commits; nothing here uses them.)
+--
+ALTER TYPE music_tm.time_range ADD VALUE 'plays_week';
+ALTER TYPE music_tm.time_range ADD VALUE 'plays_month';
+ALTER TYPE music_tm.time_range ADD VALUE 'plays_week_track';
+ALTER TYPE music_tm.time_range ADD VALUE 'plays_month_track';
+COMMENT ON TYPE music_tm.time_range IS
+  'A chart series: Spotify''s top-items time ranges short_term (about 4 weeks), medium_term (about 6 months), long_term (about 1 year); charts from the listener''s plays plays_week, plays_month (by song) and plays_week_track, plays_month_track (by track)';
+COMMENT ON COLUMN music_tm.charts.time_range IS
+  'The chart''s series: a Spotify time range, or a chart from plays (plays_week, plays_month, plays_week_track, plays_month_track)';
+
+CREATE FUNCTION music_tm.rebuild_play_charts(listener text DEFAULT 'default')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'rebuild_play_charts'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off;
+COMMENT ON FUNCTION music_tm.rebuild_play_charts(text) IS
+  'Make every chart from plays of the listener anew from the stored listens (the four plays_* series); returns the number of weeks and months built';
+REVOKE ALL ON FUNCTION music_tm.rebuild_play_charts(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION music_tm.rebuild_play_charts(text) TO music_tm_writer;

@@ -5,7 +5,7 @@
 -- ANALYZE, analyzed again; generic and custom plans.  Each must read
 -- music_tm.plays through its primary key and nothing else.
 TRUNCATE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks, music_tm.charts;
-ANALYZE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks;
+ANALYZE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks, music_tm.charts;
 
 CREATE FUNCTION pg_temp.scans(stmt text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -63,6 +63,23 @@ DELETE FROM music_tm.unmatched_plays AS m
    AND m.artist_name OPERATOR(pg_catalog.=) u.artist AND m.track_name OPERATOR(pg_catalog.=) u.title
    AND m.ms_played OPERATOR(pg_catalog.=) u.ms;
 
+PREPARE period(text, timestamptz, timestamptz) AS
+SELECT p.track_id, p.ms_played, p.ended_at, t.isrc, t.duration_ms
+  FROM music_tm.plays p JOIN music_tm.tracks t ON t.track_id OPERATOR(pg_catalog.=) p.track_id
+ WHERE p.listener OPERATOR(pg_catalog.=) $1 AND p.ended_at OPERATOR(pg_catalog.>=) $2
+   AND p.ended_at OPERATOR(pg_catalog.<) $3;
+PREPARE songs(text[]) AS
+SELECT isrc, pg_catalog.min(track_id) FROM music_tm.tracks
+ WHERE isrc OPERATOR(pg_catalog.=) ANY ($1) GROUP BY isrc;
+PREPARE span(text) AS
+SELECT (SELECT ended_at FROM music_tm.plays WHERE listener OPERATOR(pg_catalog.=) $1 ORDER BY ended_at LIMIT 1),
+       (SELECT ended_at FROM music_tm.plays WHERE listener OPERATOR(pg_catalog.=) $1 ORDER BY ended_at DESC LIMIT 1);
+PREPARE chart_clear(text, music_tm.time_range, music_tm.time_range, music_tm.time_range, music_tm.time_range) AS
+DELETE FROM music_tm.charts WHERE listener OPERATOR(pg_catalog.=) $1 AND time_range IN ($2, $3, $4, $5);
+PREPARE chart_delete(text, music_tm.time_range, date) AS
+DELETE FROM music_tm.charts WHERE listener OPERATOR(pg_catalog.=) $1
+   AND time_range OPERATOR(pg_catalog.=) $2 AND snapshot_date OPERATOR(pg_catalog.=) $3;
+
 CREATE TABLE pg_temp.checks (state text, mode text, stmt text, scans text, ok boolean);
 CREATE FUNCTION pg_temp.report(label text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -78,7 +95,10 @@ BEGIN
             $q$plays_read('big', '2023-03-01', '2023-03-02')$q$,
             $q$plays_update('big', '{2023-03-01 10:00+00}', '{x}', '{2023-03-01 10:00:05+00}', '{NULL}', '{1}')$q$,
             $q$twins('{g1,g2}')$q$, $q$names('{A,B}', '{T,U}')$q$, $q$unmatched_read('big')$q$,
-            $q$unmatched_delete('big', '{2023-03-01 10:00+00}', '{A}', '{T}', '{1}')$q$] LOOP
+            $q$unmatched_delete('big', '{2023-03-01 10:00+00}', '{A}', '{T}', '{1}')$q$,
+            $q$period('big', '2023-03-06', '2023-03-13')$q$, $q$songs('{QZ1,QZ2}')$q$, $q$span('big')$q$,
+            $q$chart_clear('big', 'plays_week', 'plays_month', 'plays_week_track', 'plays_month_track')$q$,
+            $q$chart_delete('big', 'plays_week', '2023-03-06')$q$] LOOP
             found := pg_temp.scans('EXECUTE ' || s);
             INSERT INTO pg_temp.checks VALUES (label, replace(m, '_plan', ''), split_part(s, '(', 1), found,
                 found ~ CASE split_part(s, '(', 1)
@@ -86,10 +106,15 @@ BEGIN
                           WHEN 'names' THEN '^Index Scan using tracks_artist_name_idx on tracks$'
                           WHEN 'unmatched_read' THEN '^Index (Only )?Scan using unmatched_plays_pkey on unmatched_plays$'
                           WHEN 'unmatched_delete' THEN '^Index Scan using unmatched_plays_pkey on unmatched_plays$'
+                          WHEN 'period' THEN '^(Index Scan using plays_pkey on plays, Index Scan using tracks_pkey on tracks|Index Scan using tracks_pkey on tracks, Index Scan using plays_pkey on plays)$'
+                          WHEN 'songs' THEN '^Index (Only )?Scan using tracks_isrc_idx on tracks$'
+                          WHEN 'span' THEN '^Index Only Scan (Backward )?using plays_pkey on plays, Index Only Scan (Backward )?using plays_pkey on plays$'
+                          WHEN 'chart_clear' THEN '^Index Scan using charts_pkey on charts$'
+                          WHEN 'chart_delete' THEN '^Index Scan using charts_pkey on charts$'
                           ELSE '^(Index|Index Only) Scan using plays_pkey on plays$' END);
         END LOOP;
     END LOOP;
-    RETURN 12;
+    RETURN 22;
 END
 $$;
 
@@ -97,7 +122,7 @@ SELECT pg_temp.report('fresh') AS planned;
 -- analyzed while small
 SELECT plays_inserted FROM music_tm.import_streaming_history('[{"ts": "2023-03-01T10:00:00Z", "ms_played": 1,
   "spotify_track_uri": "spotify:track:x", "master_metadata_track_name": "X"}]', 'big');
-ANALYZE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks;
+ANALYZE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks, music_tm.charts;
 SELECT pg_temp.report('small, analyzed') AS planned;
 -- grown: 8 listeners x 20,000 listens, no new ANALYZE
 SELECT sum(plays_inserted) FROM generate_series(1, 8) l,
@@ -114,7 +139,7 @@ SELECT sum(unmatched) AS unmatched FROM generate_series(1, 4) l,
                                          'artistName', 'Nobody', 'trackName', 'Song ' || (g % 50), 'msPlayed', 1000))
      FROM generate_series(1, 5000) g), CASE WHEN l = 1 THEN 'big' ELSE 'l' || l END);
 SELECT pg_temp.report('grown, stale statistics') AS planned;
-ANALYZE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks;
+ANALYZE music_tm.plays, music_tm.unmatched_plays, music_tm.tracks, music_tm.charts;
 SELECT pg_temp.report('grown, analyzed') AS planned;
 
 SELECT count(*) AS checks, count(*) FILTER (WHERE ok) AS using_the_key FROM pg_temp.checks;

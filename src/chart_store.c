@@ -610,3 +610,29 @@ mtm_store_track_rows(const MtmTrackRow *rows, int n, TimestampTz now,
 	/* a concurrent writer stored the same object first: nothing written */
 	counts->unchanged += nsend - SPI_processed;
 }
+
+/* $1 listener, $2 time_range, $3 snapshot_date */
+static MtmPlan delete_plan = {
+	"DELETE FROM music_tm.charts"
+	" WHERE listener OPERATOR(pg_catalog.=) $1"
+	" AND time_range OPERATOR(pg_catalog.=) $2"
+	" AND snapshot_date OPERATOR(pg_catalog.=) $3",
+	3, {TEXTOID, InvalidOid, DATEOID}, NULL, InvalidOid
+};
+
+/*
+ * Remove a chart whose row the caller locked with mtm_chart_lock: for
+ * series whose charts are computed (charts from plays), where a period
+ * with nothing to chart has no chart at all.  One row, by its whole key.
+ */
+void
+mtm_chart_delete(const MtmSeries *s, Datum date)
+{
+	Datum		values[3] = {s->listener, s->range, date};
+	int			ret = SPI_execute_plan(mtm_plan(&delete_plan, s->range_type),
+									   values, NULL, false, 0);
+
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "deleting from music_tm.charts failed: %s",
+			 SPI_result_code_string(ret));
+}

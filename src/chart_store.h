@@ -141,6 +141,8 @@ typedef struct MtmTrackCounts
 	int64		unchanged;
 } MtmTrackCounts;
 
+extern void mtm_chart_delete(const MtmSeries *s, Datum date);
+
 struct MtmTrackRow;
 extern void mtm_store_track_rows(const struct MtmTrackRow *rows, int n,
 								 TimestampTz now, bool stubs_only,

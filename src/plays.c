@@ -716,4 +716,22 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 	if (source == MTM_SOURCE_ACCOUNT)
 		AccountEnds(plays, n, keys, ns);
 	mtm_plays_write(listener, source, plays, n, now, counts);
+
+	/* the charts of every period whose listens changed */
+	{
+		TimestampTz *touched = palloc(sizeof(TimestampTz) * 2 * n);
+		int			nt = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (plays[i].fate == MTM_PLAY_NEW)
+				touched[nt++] = plays[i].new_end;
+			else if (plays[i].fate == MTM_PLAY_MATCHED)
+			{
+				touched[nt++] = plays[i].row_end;
+				touched[nt++] = plays[i].new_end;
+			}
+		}
+		mtm_play_charts_refresh(listener, touched, nt, now);
+	}
 }

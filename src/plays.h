@@ -129,6 +129,10 @@ extern void mtm_plays_write(Datum listener, MtmPlaySource source,
 							MtmPlayCounts *counts);
 
 extern void mtm_lock_listener_plays(Datum listener);
+
+/* plays_charts.c: the charts of the periods of these listen ends */
+extern void mtm_play_charts_refresh(Datum listener, TimestampTz *times, int n,
+									TimestampTz now);
 extern bool mtm_parse_utc_time(const char *s, int len, TimestampTz *out);
 extern void mtm_check_listener(Datum listener);
 

@@ -78,12 +78,14 @@ SELECT music_tm.enable_listener_isolation();
 my $shape = $node->safe_psql(
 	'src', q{
 SELECT (SELECT count(DISTINCT listener) FROM music_tm.charts) || ' ' ||
-       (SELECT count(*) FROM music_tm.charts) || ' ' ||
+       (SELECT count(*) FILTER (WHERE time_range <= 'long_term') || '+' ||
+               count(*) FILTER (WHERE time_range > 'long_term') FROM music_tm.charts) || ' ' ||
        (SELECT count(*) > 40 FROM music_tm.chart_entries) || ' ' ||
        (SELECT count(*) > 0 FROM music_tm.chart_entries WHERE playable_id IS NOT NULL) || ' ' ||
        (SELECT count(*) > 0 FROM music_tm.tracks WHERE updated_at > created_at OR isrc IS NULL)
 });
-is($shape, '3 25 true true true', 'source: 3 listeners, 25 charts, relinked entries, a changed track');
+is($shape, '3 25+8 true true true',
+	'source: 3 listeners, 25 top-tracks charts and 8 from plays, relinked entries, a changed track');
 
 my $dump = $node->basedir . '/src.dump';
 command_ok(
