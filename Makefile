@@ -23,7 +23,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 # One regression file per topic; each loads the extension itself.
 REGRESS = schema save_track snapshot track_detail extract track_fields \
           bad_input record_page record_bad_input integrity history chart_diff artist \
-          pictures history_errors plans plays_recent plays_import plays_match plays_account plays_charts plays_bad_input plays_plans upgrade \
+          pictures history_errors plans plays_recent plays_import plays_match plays_account plays_charts plays_stats plays_bad_input plays_plans upgrade \
           security tenants
 REGRESS_OPTS = --load-extension=music_tm
 
