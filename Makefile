@@ -7,7 +7,9 @@ MODULE_big = music_tm
 OBJS = src/common.o src/chart_store.o src/integrity.o src/ingest.o \
        src/ingest_page.o src/extract.o src/extract_read.o \
        src/extract_fields.o src/history.o src/chart.o src/history_stats.o \
-       src/pictures.o src/tenancy.o
+       src/pictures.o src/tenancy.o src/plays.o src/plays_recent.o \
+       src/plays_import.o src/plays_write.o src/plays_account.o \
+       src/plays_charts.o
 DATA = music_tm--1.0.sql music_tm--1.0--1.1.sql music_tm--1.1--2.0.sql \
        music_tm--2.0--2.1.sql
 # The fresh install scripts are made from 1.0 and the upgrades, so that
@@ -21,12 +23,12 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 # One regression file per topic; each loads the extension itself.
 REGRESS = schema save_track snapshot track_detail extract track_fields \
           bad_input record_page record_bad_input integrity history chart_diff artist \
-          pictures history_errors plans upgrade \
+          pictures history_errors plans plays_recent plays_import plays_match plays_account plays_charts plays_stats plays_bad_input plays_plans upgrade \
           security tenants
 REGRESS_OPTS = --load-extension=music_tm
 
 # Isolation specs live in test/specs, their expected output in test/expected.
-ISOLATION = upsert_race record_race history_snapshot delete_race
+ISOLATION = upsert_race record_race history_snapshot delete_race plays_race
 ISOLATION_OPTS = --inputdir=test --load-extension=music_tm
 
 TAP_TESTS = 1

@@ -31,6 +31,7 @@ AS $$
 DECLARE
     rows_expr text;
     roles_expr text;
+    t text;
 BEGIN
     IF NOT EXISTS (SELECT FROM music_tm.listener_isolation) THEN
         rows_expr := 'true';
@@ -46,14 +47,17 @@ BEGIN
           FROM music_tm.listener_roles lr;
         roles_expr := 'role_name OPERATOR(pg_catalog.=) CURRENT_USER';
     END IF;
-    EXECUTE pg_catalog.format('ALTER POLICY listener_isolation ON music_tm.charts USING (%s) WITH CHECK (%s)',
-                              rows_expr, rows_expr);
+    -- every per-listener table (charts, and plays and unmatched_plays below)
+    FOREACH t IN ARRAY ARRAY['music_tm.charts', 'music_tm.plays', 'music_tm.unmatched_plays'] LOOP
+        EXECUTE pg_catalog.format('ALTER POLICY listener_isolation ON %s USING (%s) WITH CHECK (%s)',
+                                  t, rows_expr, rows_expr);
+    END LOOP;
     EXECUTE pg_catalog.format('ALTER POLICY listener_roles_own ON music_tm.listener_roles USING (%s)',
                               roles_expr);
 END
 $$;
 COMMENT ON FUNCTION music_tm.apply_listener_isolation() IS
-  'Rewrite the listener isolation policies from music_tm.listener_isolation and music_tm.listener_roles; their triggers call it on every change (call it yourself after a restore with --disable-triggers)';
+  'Rewrite the listener isolation policies (of charts, plays, unmatched_plays, listener_roles) from music_tm.listener_isolation and music_tm.listener_roles; their triggers call it on every change (call it yourself after a restore with --disable-triggers)';
 
 CREATE FUNCTION music_tm.listener_isolation_changed()
 RETURNS trigger
@@ -108,6 +112,7 @@ AS $$
 DECLARE
     method "char";
     trig name;
+    rel pg_catalog.regclass;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension
                     WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
@@ -147,31 +152,37 @@ BEGIN
     END IF;
     RETURN NEXT;
 
-    -- charts: distributed by listener
-    method := NULL;
-    SELECT p.partmethod INTO method FROM pg_catalog.pg_dist_partition p
-     WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'music_tm.charts'::pg_catalog.regclass;
-    table_name := 'music_tm.charts'::pg_catalog.regclass;
-    distribution := 'hash(listener)';
-    IF method IS NULL THEN
-        PERFORM pg_catalog.create_distributed_table('music_tm.charts'::pg_catalog.regclass, 'listener');
-        action := 'distributed';
-    ELSIF method OPERATOR(pg_catalog.=) 'h' AND pg_catalog.column_to_column_name(
-              'music_tm.charts'::pg_catalog.regclass,
-              (SELECT p.partkey FROM pg_catalog.pg_dist_partition p
-                WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'music_tm.charts'::pg_catalog.regclass))
-          OPERATOR(pg_catalog.=) 'listener' THEN
-        action := 'already distributed';
-    ELSE
-        RAISE EXCEPTION 'music_tm.charts is distributed in another way'
-          USING ERRCODE = 'object_not_in_prerequisite_state',
-                DETAIL = 'music_tm distributes it by hash of listener.';
-    END IF;
-    RETURN NEXT;
+    -- the per-listener tables: distributed by listener, colocated with charts
+    -- (a listener's charts and plays on the same node)
+    FOREACH rel IN ARRAY ARRAY['music_tm.charts', 'music_tm.plays', 'music_tm.unmatched_plays']::pg_catalog.regclass[] LOOP
+        method := NULL;
+        SELECT p.partmethod INTO method FROM pg_catalog.pg_dist_partition p
+         WHERE p.logicalrelid OPERATOR(pg_catalog.=) rel;
+        table_name := rel;
+        distribution := 'hash(listener)';
+        IF method IS NULL THEN
+            IF rel OPERATOR(pg_catalog.=) 'music_tm.charts'::pg_catalog.regclass THEN
+                PERFORM pg_catalog.create_distributed_table(rel, 'listener');
+            ELSE
+                PERFORM pg_catalog.create_distributed_table(rel, 'listener', colocate_with => 'music_tm.charts');
+            END IF;
+            action := 'distributed';
+        ELSIF method OPERATOR(pg_catalog.=) 'h' AND pg_catalog.column_to_column_name(rel,
+                  (SELECT p.partkey FROM pg_catalog.pg_dist_partition p
+                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) rel))
+              OPERATOR(pg_catalog.=) 'listener' THEN
+            action := 'already distributed';
+        ELSE
+            RAISE EXCEPTION '% is distributed in another way', rel
+              USING ERRCODE = 'object_not_in_prerequisite_state',
+                    DETAIL = 'music_tm distributes it by hash of listener.';
+        END IF;
+        RETURN NEXT;
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION music_tm.distribute() IS
-  'On a Citus coordinator: make music_tm.tracks a reference table (dropping its integrity triggers, which Citus refuses) and distribute music_tm.charts by listener; idempotent; one row per table with what it did';
+  'On a Citus coordinator: make music_tm.tracks a reference table (dropping its integrity triggers, which Citus refuses) and distribute music_tm.charts, plays and unmatched_plays by listener, colocated; idempotent; one row per table with what it did';
 REVOKE ALL ON FUNCTION music_tm.distribute() FROM PUBLIC;
 
 -- DROP EXTENSION cannot remove distributed tables by itself: the
@@ -203,7 +214,8 @@ BEGIN
     END IF;
     ALTER EXTENSION music_tm DROP VIEW music_tm.chart_entries;
     DROP VIEW music_tm.chart_entries;
-    FOREACH t IN ARRAY ARRAY['music_tm.charts', 'music_tm.tracks']::pg_catalog.regclass[] LOOP
+    FOREACH t IN ARRAY ARRAY['music_tm.charts', 'music_tm.plays', 'music_tm.unmatched_plays',
+                             'music_tm.tracks']::pg_catalog.regclass[] LOOP
         EXECUTE pg_catalog.format('ALTER EXTENSION music_tm DROP TABLE %s', t);
         RETURN NEXT t::pg_catalog.text;
         EXECUTE pg_catalog.format('DROP TABLE %s', t);
@@ -211,7 +223,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION music_tm.drop_distributed_tables() IS
-  'On a distributed install, before DROP EXTENSION music_tm: drop music_tm.charts, music_tm.tracks (every chart and track, on every node) and the view chart_entries; refuses when the tables are not distributed';
+  'On a distributed install, before DROP EXTENSION music_tm: drop music_tm.charts, plays, unmatched_plays, tracks (every chart, listen and track, on every node) and the view chart_entries; refuses when the tables are not distributed';
 REVOKE ALL ON FUNCTION music_tm.drop_distributed_tables() FROM PUBLIC;
 
 -- Dashboards: sparklines of many tracks in one call (one walk of the
@@ -234,9 +246,484 @@ REVOKE ALL ON FUNCTION music_tm.sparklines(text[], music_tm.time_range, text, da
 GRANT EXECUTE ON FUNCTION music_tm.sparklines(text[], music_tm.time_range, text, date, date)
     TO music_tm_reader, music_tm_writer;
 
--- the policies of this database, in the new form
-SELECT music_tm.apply_listener_isolation();
 
 --
 -- 2.1, part 2: listening history (plays).
 --
+--
+-- music_tm.plays holds one row per listen of a listener: what
+-- record_recently_played and import_streaming_history learn, merged.  A
+-- listen seen by several sources (recently-played, the extended streaming
+-- history export) is one row: each source's own time of it is kept in its
+-- own column (played_at, export_ts), and ended_at is the best known end.
+-- Personal data of the exports (IP addresses, user agents, usernames,
+-- platform, country) is never read.
+--
+-- The key is (listener, ended_at, track_id): it starts with the listener
+-- (the table is distributed by listener on Citus) and serves the reads by
+-- time range that matching, charts and statistics make.
+--
+CREATE TABLE music_tm.plays (
+    listener      text        NOT NULL DEFAULT 'default',
+    ended_at      timestamptz NOT NULL,
+    track_id      text        NOT NULL,
+    playable_id   text,
+    ms_played     integer,
+    played_at     timestamptz,
+    export_ts     timestamptz,
+    account_end   timestamptz,
+    skipped       boolean,
+    shuffle       boolean,
+    offline       boolean,
+    offline_at    timestamptz,
+    incognito     boolean,
+    reason_start  text,
+    reason_end    text,
+    context_uri   text,
+    recorded_at   timestamptz NOT NULL,
+    CONSTRAINT plays_pkey PRIMARY KEY (listener, ended_at, track_id),
+    CONSTRAINT plays_listener_check CHECK (listener OPERATOR(pg_catalog.<>) ''),
+    CONSTRAINT plays_track_id_check CHECK (track_id OPERATOR(pg_catalog.<>) ''),
+    CONSTRAINT plays_ms_played_check CHECK (ms_played OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT plays_source_check CHECK (played_at IS NOT NULL OR export_ts IS NOT NULL OR account_end IS NOT NULL)
+);
+COMMENT ON TABLE music_tm.plays IS
+  'One row per listen of a listener, merged across recently-played and streaming-history exports';
+COMMENT ON COLUMN music_tm.plays.listener IS 'Whose listen';
+COMMENT ON COLUMN music_tm.plays.ended_at IS
+  'When the listen ended: the extended export''s ts when it has the listen, else the time of the source that first reported it (recently-played''s played_at, account data''s endTime)';
+COMMENT ON COLUMN music_tm.plays.track_id IS
+  'The track: canonical Spotify id (linked_from.id of a relinked track) from recently-played, the id of spotify_track_uri from an export';
+COMMENT ON COLUMN music_tm.plays.playable_id IS
+  'For a relinked track seen by recently-played, the playable id Spotify returned; NULL otherwise';
+COMMENT ON COLUMN music_tm.plays.ms_played IS
+  'Milliseconds played (export''s ms_played); NULL while only recently-played has seen the listen (it does not say)';
+COMMENT ON COLUMN music_tm.plays.played_at IS
+  'recently-played''s played_at for this listen (sometimes its start, sometimes its end); NULL when recently-played has not seen it';
+COMMENT ON COLUMN music_tm.plays.export_ts IS
+  'The extended streaming history''s ts (end of the listen, UTC); NULL when no export has brought the listen';
+COMMENT ON COLUMN music_tm.plays.account_end IS
+  'The account-data export''s endTime (to the minute, UTC); NULL when no account-data export has brought the listen';
+COMMENT ON COLUMN music_tm.plays.skipped IS 'Export''s skipped (NULL in older files and for recently-played)';
+COMMENT ON COLUMN music_tm.plays.shuffle IS 'Export''s shuffle: played in shuffle mode';
+COMMENT ON COLUMN music_tm.plays.offline IS 'Export''s offline: played offline';
+COMMENT ON COLUMN music_tm.plays.offline_at IS
+  'Export''s offline_timestamp (epoch seconds or milliseconds; 0 is NULL) as a time';
+COMMENT ON COLUMN music_tm.plays.incognito IS 'Export''s incognito_mode';
+COMMENT ON COLUMN music_tm.plays.reason_start IS 'Export''s reason_start: why the stream started (trackdone, fwdbtn, clickrow, ...)';
+COMMENT ON COLUMN music_tm.plays.reason_end IS 'Export''s reason_end: why the stream ended (trackdone, fwdbtn, endplay, ...)';
+COMMENT ON COLUMN music_tm.plays.context_uri IS
+  'recently-played''s context.uri: the playlist, album or artist played from; NULL when none was given';
+COMMENT ON COLUMN music_tm.plays.recorded_at IS 'Start of the transaction that first stored the listen';
+SELECT pg_catalog.pg_extension_config_dump('music_tm.plays', '');
+
+CREATE FUNCTION music_tm.record_recently_played(
+    payload   jsonb,
+    listener  text DEFAULT 'default',
+    OUT items             bigint,
+    OUT plays_inserted    bigint,
+    OUT plays_matched     bigint,
+    OUT plays_unchanged   bigint,
+    OUT items_skipped     bigint,
+    OUT skipped           jsonb,
+    OUT tracks_inserted   bigint,
+    OUT tracks_updated    bigint,
+    OUT tracks_unchanged  bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'record_recently_played'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off;
+COMMENT ON FUNCTION music_tm.record_recently_played(jsonb, text) IS
+  'Record one GET /v1/me/player/recently-played response: store its tracks as pages do and each listen once (a listen already stored, from an earlier poll or an export, is not written again); returns counts';
+
+CREATE FUNCTION music_tm.import_streaming_history(
+    payload   jsonb,
+    listener  text DEFAULT 'default',
+    OUT format            text,
+    OUT entries           bigint,
+    OUT plays_inserted    bigint,
+    OUT plays_matched     bigint,
+    OUT plays_unchanged   bigint,
+    OUT duplicates        bigint,
+    OUT episodes          bigint,
+    OUT audiobooks        bigint,
+    OUT without_track     bigint,
+    OUT unmatched         bigint,
+    OUT tracks_inserted   bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'import_streaming_history'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off;
+COMMENT ON FUNCTION music_tm.import_streaming_history(jsonb, text) IS
+  'Import one file of a Spotify streaming-history export (extended: Streaming_History_Audio_*.json, endsong_*.json; account data: StreamingHistory_music_*.json): each listen stored once across files and sources; returns counts';
+
+--
+-- Account data names a listen's track by artist and title only.  A listen
+-- whose names are no stored track, or several songs, waits here with its
+-- names (nothing is lost) until match_unmatched_plays finds its track.
+--
+CREATE TABLE music_tm.unmatched_plays (
+    listener     text        NOT NULL DEFAULT 'default',
+    ended_at     timestamptz NOT NULL,
+    artist_name  text        NOT NULL,
+    track_name   text        NOT NULL,
+    ms_played    integer     NOT NULL,
+    recorded_at  timestamptz NOT NULL,
+    CONSTRAINT unmatched_plays_pkey PRIMARY KEY (listener, ended_at, artist_name, track_name, ms_played),
+    CONSTRAINT unmatched_plays_listener_check CHECK (listener OPERATOR(pg_catalog.<>) ''),
+    CONSTRAINT unmatched_plays_ms_played_check CHECK (ms_played OPERATOR(pg_catalog.>=) 0)
+);
+COMMENT ON TABLE music_tm.unmatched_plays IS
+  'Listens of the account-data export whose artist and title name no single stored song yet; match_unmatched_plays moves them into music_tm.plays';
+COMMENT ON COLUMN music_tm.unmatched_plays.listener IS 'Whose listen';
+COMMENT ON COLUMN music_tm.unmatched_plays.ended_at IS 'endTime: when the listen ended, to the minute, UTC';
+COMMENT ON COLUMN music_tm.unmatched_plays.artist_name IS 'artistName as exported';
+COMMENT ON COLUMN music_tm.unmatched_plays.track_name IS 'trackName as exported';
+COMMENT ON COLUMN music_tm.unmatched_plays.ms_played IS 'msPlayed: milliseconds played';
+COMMENT ON COLUMN music_tm.unmatched_plays.recorded_at IS 'Start of the transaction that stored the listen';
+SELECT pg_catalog.pg_extension_config_dump('music_tm.unmatched_plays', '');
+
+-- account data is matched to tracks by first artist and name
+CREATE INDEX tracks_artist_name_idx ON music_tm.tracks (artist_name, name);
+COMMENT ON INDEX music_tm.tracks_artist_name_idx IS
+  'Tracks by first artist and name: matching the account-data export''s listens';
+
+CREATE FUNCTION music_tm.match_unmatched_plays(
+    listener  text DEFAULT 'default',
+    OUT matched    bigint,
+    OUT remaining  bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'match_unmatched_plays'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off;
+COMMENT ON FUNCTION music_tm.match_unmatched_plays(text) IS
+  'Match the listener''s unmatched account-data listens again (after more tracks were stored): the ones whose artist and title now name one song, or a stored listen of one at that time, move into music_tm.plays; returns how many moved and remain';
+
+REVOKE ALL ON FUNCTION
+    music_tm.record_recently_played(jsonb, text),
+    music_tm.import_streaming_history(jsonb, text),
+    music_tm.match_unmatched_plays(text)
+    FROM PUBLIC;
+GRANT SELECT ON music_tm.plays, music_tm.unmatched_plays TO music_tm_reader, music_tm_writer;
+GRANT INSERT, UPDATE, DELETE ON music_tm.plays, music_tm.unmatched_plays TO music_tm_writer;
+GRANT EXECUTE ON FUNCTION
+    music_tm.record_recently_played(jsonb, text),
+    music_tm.import_streaming_history(jsonb, text),
+    music_tm.match_unmatched_plays(text)
+    TO music_tm_writer;
+
+--
+-- Charts from plays.  A listener's weekly and monthly charts of what they
+-- played are stored in music_tm.charts as four more series next to
+-- Spotify's three, so that every history function reads them unchanged:
+--   plays_week, plays_month:             songs (a recording by ISRC when the
+--                                        stored track has one, else the
+--                                        track), charted under the
+--                                        recording's smallest stored id;
+--   plays_week_track, plays_month_track: each track id on its own.
+-- A chart is dated by the first day of its period (ISO weeks, UTC).  The
+-- functions that write listens keep them current; rebuild_play_charts makes
+-- them anew.  (A value added here cannot be used before this script's
+-- transaction commits; nothing here uses them.)
+--
+ALTER TYPE music_tm.time_range ADD VALUE 'plays_week';
+ALTER TYPE music_tm.time_range ADD VALUE 'plays_month';
+ALTER TYPE music_tm.time_range ADD VALUE 'plays_week_track';
+ALTER TYPE music_tm.time_range ADD VALUE 'plays_month_track';
+COMMENT ON TYPE music_tm.time_range IS
+  'A chart series: Spotify''s top-items time ranges short_term (about 4 weeks), medium_term (about 6 months), long_term (about 1 year); charts from the listener''s plays plays_week, plays_month (by song) and plays_week_track, plays_month_track (by track)';
+COMMENT ON COLUMN music_tm.charts.time_range IS
+  'The chart''s series: a Spotify time range, or a chart from plays (plays_week, plays_month, plays_week_track, plays_month_track)';
+
+CREATE FUNCTION music_tm.rebuild_play_charts(listener text DEFAULT 'default')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'rebuild_play_charts'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off;
+COMMENT ON FUNCTION music_tm.rebuild_play_charts(text) IS
+  'Make every chart from plays of the listener anew from the stored listens (the four plays_* series); returns the number of weeks and months built';
+REVOKE ALL ON FUNCTION music_tm.rebuild_play_charts(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION music_tm.rebuild_play_charts(text) TO music_tm_writer;
+
+--
+-- Listening statistics: SQL over the primary key of music_tm.plays (every
+-- statement names one listener and a range of ended_at).  A play counts
+-- (plays) when 30 s or more were played, or when only recently-played has
+-- seen it (it lists no shorter listens); minutes add up what was played
+-- (a listen without ms_played, its track's duration).  Days, weeks, months
+-- and years are those of the time zone tz (UTC by default).
+--
+CREATE FUNCTION music_tm.listening_time(
+    unit       text,
+    listener   text DEFAULT 'default',
+    from_time  timestamptz DEFAULT NULL,
+    to_time    timestamptz DEFAULT NULL,
+    tz         text DEFAULT 'UTC')
+RETURNS TABLE (period date, minutes numeric, plays bigint, streams bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off
+AS $$
+BEGIN
+    IF unit IS NULL OR listener IS NULL OR tz IS NULL THEN
+        RAISE EXCEPTION 'arguments "unit", "listener" and "tz" must not be null'
+          USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF unit OPERATOR(pg_catalog.<>) ALL (ARRAY['day', 'week', 'month', 'year']) THEN
+        RAISE EXCEPTION 'unit must be day, week, month or year'
+          USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = pg_catalog.format('Argument "unit" is "%s".', unit);
+    END IF;
+    RETURN QUERY
+    SELECT pg_catalog.date_trunc(unit, pg_catalog.timezone(tz, p.ended_at))::date,
+           pg_catalog.round(pg_catalog.sum(coalesce(p.ms_played, t.duration_ms, 0))
+                            OPERATOR(pg_catalog./) 60000.0, 1),
+           pg_catalog.count(*) FILTER (WHERE p.ms_played IS NULL OR p.ms_played OPERATOR(pg_catalog.>=) 30000),
+           pg_catalog.count(*)
+      FROM music_tm.plays p
+      LEFT JOIN music_tm.tracks t ON t.track_id OPERATOR(pg_catalog.=) p.track_id
+     WHERE p.listener OPERATOR(pg_catalog.=) listening_time.listener
+       AND p.ended_at OPERATOR(pg_catalog.>=) coalesce(from_time, '-infinity')
+       AND p.ended_at OPERATOR(pg_catalog.<) coalesce(to_time, 'infinity')
+     GROUP BY 1 ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION music_tm.listening_time(text, text, timestamptz, timestamptz, text) IS
+  'Minutes listened, plays counted (30 s or more) and streams per day, week, month or year of the listener, in time zone tz';
+
+CREATE FUNCTION music_tm.top_tracks(
+    listener   text DEFAULT 'default',
+    from_time  timestamptz DEFAULT NULL,
+    to_time    timestamptz DEFAULT NULL,
+    how_many   integer DEFAULT 10,
+    by_song    boolean DEFAULT true)
+RETURNS TABLE (rank bigint, track_id text, name text, artist_name text, plays bigint, minutes numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off
+AS $$
+BEGIN
+    IF listener IS NULL OR how_many IS NULL OR by_song IS NULL THEN
+        RAISE EXCEPTION 'arguments "listener", "how_many" and "by_song" must not be null'
+          USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF how_many OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'how_many must not be negative'
+          USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = pg_catalog.format('Argument "how_many" is %s.', how_many);
+    END IF;
+    RETURN QUERY
+    WITH counted AS (
+        SELECT CASE WHEN top_tracks.by_song AND t.isrc IS NOT NULL
+                    THEN (SELECT pg_catalog.min(o.track_id) FROM music_tm.tracks o
+                           WHERE o.isrc OPERATOR(pg_catalog.=) t.isrc)
+                    ELSE p.track_id END AS id,
+               pg_catalog.count(*) FILTER (WHERE p.ms_played IS NULL
+                                           OR p.ms_played OPERATOR(pg_catalog.>=) 30000) AS n,
+               pg_catalog.sum(coalesce(p.ms_played, t.duration_ms, 0)) AS ms,
+               pg_catalog.min(p.ended_at) AS first
+          FROM music_tm.plays p
+          LEFT JOIN music_tm.tracks t ON t.track_id OPERATOR(pg_catalog.=) p.track_id
+         WHERE p.listener OPERATOR(pg_catalog.=) top_tracks.listener
+           AND p.ended_at OPERATOR(pg_catalog.>=) coalesce(from_time, '-infinity')
+           AND p.ended_at OPERATOR(pg_catalog.<) coalesce(to_time, 'infinity')
+         GROUP BY 1)
+    SELECT pg_catalog.row_number() OVER (ORDER BY c.n DESC, c.ms DESC, c.first, c.id),
+           c.id, s.name, s.artist_name, c.n,
+           pg_catalog.round(c.ms OPERATOR(pg_catalog./) 60000.0, 1)
+      FROM counted c
+      LEFT JOIN music_tm.tracks s ON s.track_id OPERATOR(pg_catalog.=) c.id
+     WHERE c.n OPERATOR(pg_catalog.>) 0
+     ORDER BY 1 LIMIT how_many;
+END
+$$;
+COMMENT ON FUNCTION music_tm.top_tracks(text, timestamptz, timestamptz, integer, boolean) IS
+  'The listener''s most played songs (by_song: ISRC, else track id) or tracks between two times, ranked as charts from plays are';
+
+CREATE FUNCTION music_tm.top_artists(
+    listener   text DEFAULT 'default',
+    from_time  timestamptz DEFAULT NULL,
+    to_time    timestamptz DEFAULT NULL,
+    how_many   integer DEFAULT 10)
+RETURNS TABLE (rank bigint, artist_name text, plays bigint, minutes numeric, tracks bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off
+AS $$
+BEGIN
+    IF listener IS NULL OR how_many IS NULL THEN
+        RAISE EXCEPTION 'arguments "listener" and "how_many" must not be null'
+          USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF how_many OPERATOR(pg_catalog.<) 0 THEN
+        RAISE EXCEPTION 'how_many must not be negative'
+          USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = pg_catalog.format('Argument "how_many" is %s.', how_many);
+    END IF;
+    RETURN QUERY
+    WITH counted AS (
+        SELECT t.artist_name AS artist,
+               pg_catalog.count(*) FILTER (WHERE p.ms_played IS NULL
+                                           OR p.ms_played OPERATOR(pg_catalog.>=) 30000) AS n,
+               pg_catalog.sum(coalesce(p.ms_played, t.duration_ms, 0)) AS ms,
+               pg_catalog.count(DISTINCT p.track_id) AS k,
+               pg_catalog.min(p.ended_at) AS first
+          FROM music_tm.plays p
+          JOIN music_tm.tracks t ON t.track_id OPERATOR(pg_catalog.=) p.track_id
+         WHERE p.listener OPERATOR(pg_catalog.=) top_artists.listener
+           AND p.ended_at OPERATOR(pg_catalog.>=) coalesce(from_time, '-infinity')
+           AND p.ended_at OPERATOR(pg_catalog.<) coalesce(to_time, 'infinity')
+           AND t.artist_name IS NOT NULL
+         GROUP BY 1)
+    SELECT pg_catalog.row_number() OVER (ORDER BY c.n DESC, c.ms DESC, c.first, c.artist),
+           c.artist, c.n, pg_catalog.round(c.ms OPERATOR(pg_catalog./) 60000.0, 1), c.k
+      FROM counted c
+     WHERE c.n OPERATOR(pg_catalog.>) 0
+     ORDER BY 1 LIMIT how_many;
+END
+$$;
+COMMENT ON FUNCTION music_tm.top_artists(text, timestamptz, timestamptz, integer) IS
+  'The listener''s most played artists (first credited artist of each track) between two times, with minutes and distinct tracks';
+
+CREATE FUNCTION music_tm.discoveries(
+    listener   text DEFAULT 'default',
+    from_time  timestamptz DEFAULT NULL,
+    to_time    timestamptz DEFAULT NULL,
+    by_artist  boolean DEFAULT false)
+RETURNS TABLE (discovered text, first_played timestamptz, plays_since bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off
+AS $$
+BEGIN
+    IF listener IS NULL OR by_artist IS NULL THEN
+        RAISE EXCEPTION 'arguments "listener" and "by_artist" must not be null'
+          USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN QUERY
+    SELECT d.k, d.first, d.n
+      FROM (SELECT CASE WHEN discoveries.by_artist THEN t.artist_name ELSE p.track_id END AS k,
+                   pg_catalog.min(p.ended_at) AS first,
+                   pg_catalog.count(*) AS n
+              FROM music_tm.plays p
+              LEFT JOIN music_tm.tracks t ON t.track_id OPERATOR(pg_catalog.=) p.track_id
+             WHERE p.listener OPERATOR(pg_catalog.=) discoveries.listener
+               AND (p.ms_played IS NULL OR p.ms_played OPERATOR(pg_catalog.>=) 30000)
+             GROUP BY 1) d
+     WHERE d.k IS NOT NULL
+       AND d.first OPERATOR(pg_catalog.>=) coalesce(from_time, '-infinity')
+       AND d.first OPERATOR(pg_catalog.<) coalesce(to_time, 'infinity')
+     ORDER BY d.first, d.k;
+END
+$$;
+COMMENT ON FUNCTION music_tm.discoveries(text, timestamptz, timestamptz, boolean) IS
+  'Tracks (or artists) whose first counted play by the listener falls between two times: when, and how many counted plays since';
+
+CREATE FUNCTION music_tm.on_this_day(
+    listener  text DEFAULT 'default',
+    day       date DEFAULT CURRENT_DATE,
+    tz        text DEFAULT 'UTC')
+RETURNS TABLE (year integer, ended_at timestamptz, track_id text, name text, artist_name text, ms_played integer)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off
+AS $$
+DECLARE
+    first_year integer;
+BEGIN
+    IF listener IS NULL OR day IS NULL OR tz IS NULL THEN
+        RAISE EXCEPTION 'arguments "listener", "day" and "tz" must not be null'
+          USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT pg_catalog.date_part('year', pg_catalog.timezone(tz, p.ended_at))::integer
+      INTO first_year
+      FROM music_tm.plays p
+     WHERE p.listener OPERATOR(pg_catalog.=) on_this_day.listener
+     ORDER BY p.ended_at LIMIT 1;
+    IF first_year IS NULL THEN
+        RETURN;
+    END IF;
+    -- the same date of each earlier year (29 February: only in leap years),
+    -- one range of the primary key per year
+    RETURN QUERY
+    SELECT y.y, p.ended_at, p.track_id, t.name, t.artist_name, p.ms_played
+      FROM pg_catalog.generate_series(first_year,
+                                      pg_catalog.date_part('year', day)::integer OPERATOR(pg_catalog.-) 1) AS y(y)
+     CROSS JOIN LATERAL (SELECT pg_catalog.make_date(y.y, pg_catalog.date_part('month', day)::integer, 1)
+                                OPERATOR(pg_catalog.+) (pg_catalog.date_part('day', day)::integer OPERATOR(pg_catalog.-) 1) AS d) dd
+      JOIN music_tm.plays p
+        ON p.listener OPERATOR(pg_catalog.=) on_this_day.listener
+       AND p.ended_at OPERATOR(pg_catalog.>=) pg_catalog.timezone(tz, dd.d::timestamp)
+       AND p.ended_at OPERATOR(pg_catalog.<) pg_catalog.timezone(tz, (dd.d OPERATOR(pg_catalog.+) 1)::timestamp)
+      LEFT JOIN music_tm.tracks t ON t.track_id OPERATOR(pg_catalog.=) p.track_id
+     WHERE pg_catalog.date_part('month', dd.d) OPERATOR(pg_catalog.=) pg_catalog.date_part('month', day)
+     ORDER BY p.ended_at;
+END
+$$;
+COMMENT ON FUNCTION music_tm.on_this_day(text, date, text) IS
+  'What the listener played on this date (month and day, in time zone tz) in earlier years';
+
+CREATE FUNCTION music_tm.listening_streaks(
+    listener  text DEFAULT 'default',
+    tz        text DEFAULT 'UTC',
+    min_days  integer DEFAULT 2)
+RETURNS TABLE (first_day date, last_day date, days integer)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off SET enable_bitmapscan = off
+AS $$
+BEGIN
+    IF listener IS NULL OR tz IS NULL OR min_days IS NULL THEN
+        RAISE EXCEPTION 'arguments "listener", "tz" and "min_days" must not be null'
+          USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN QUERY
+    SELECT pg_catalog.min(g.d), pg_catalog.max(g.d), pg_catalog.count(*)::integer
+      FROM (SELECT s.d, s.d OPERATOR(pg_catalog.-) pg_catalog.row_number() OVER (ORDER BY s.d)::integer AS island
+              FROM (SELECT DISTINCT (pg_catalog.timezone(tz, p.ended_at))::date AS d
+                      FROM music_tm.plays p
+                     WHERE p.listener OPERATOR(pg_catalog.=) listening_streaks.listener
+                       AND (p.ms_played IS NULL OR p.ms_played OPERATOR(pg_catalog.>=) 30000)) s) g
+     GROUP BY g.island
+    HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>=) min_days
+     ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION music_tm.listening_streaks(text, text, integer) IS
+  'Runs of consecutive days (in time zone tz) on which the listener made a counted play, of at least min_days days';
+
+REVOKE ALL ON FUNCTION
+    music_tm.listening_time(text, text, timestamptz, timestamptz, text),
+    music_tm.top_tracks(text, timestamptz, timestamptz, integer, boolean),
+    music_tm.top_artists(text, timestamptz, timestamptz, integer),
+    music_tm.discoveries(text, timestamptz, timestamptz, boolean),
+    music_tm.on_this_day(text, date, text),
+    music_tm.listening_streaks(text, text, integer)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    music_tm.listening_time(text, text, timestamptz, timestamptz, text),
+    music_tm.top_tracks(text, timestamptz, timestamptz, integer, boolean),
+    music_tm.top_artists(text, timestamptz, timestamptz, integer),
+    music_tm.discoveries(text, timestamptz, timestamptz, boolean),
+    music_tm.on_this_day(text, date, text),
+    music_tm.listening_streaks(text, text, integer)
+    TO music_tm_reader, music_tm_writer;
+
+--
+-- 2.1, part 3: the per-listener tables of part 2 under listener isolation.
+--
+CREATE POLICY listener_isolation ON music_tm.plays USING (true) WITH CHECK (true);
+COMMENT ON POLICY listener_isolation ON music_tm.plays IS
+  'Written by music_tm.apply_listener_isolation(): true while isolation is off; while on, only the listeners bound to CURRENT_USER in music_tm.listener_roles, for reads and writes';
+CREATE POLICY listener_isolation ON music_tm.unmatched_plays USING (true) WITH CHECK (true);
+COMMENT ON POLICY listener_isolation ON music_tm.unmatched_plays IS
+  'Written by music_tm.apply_listener_isolation(): true while isolation is off; while on, only the listeners bound to CURRENT_USER in music_tm.listener_roles, for reads and writes';
+ALTER TABLE music_tm.plays ENABLE ROW LEVEL SECURITY;
+ALTER TABLE music_tm.unmatched_plays ENABLE ROW LEVEL SECURITY;
+
+-- the policies of this database, in the new form
+SELECT music_tm.apply_listener_isolation();

@@ -18,6 +18,10 @@ FROM (VALUES
 LATERAL music_tm.record_top_tracks('short_term', page::jsonb, snapshot_date, listener)
 ORDER BY 1, 2;
 
+-- and one listen of bob's (which makes bob's charts from plays too)
+SELECT plays_inserted FROM music_tm.record_recently_played(
+  '{"items": [{"track": {"id": "s1", "name": "S1", "artists": [{"id": "ars", "name": "Shared"}]}, "played_at": "2026-06-20T10:00:00Z"}]}', 'bob');
+
 -- What each function says about a listener: rows, and a digest of them.
 CREATE FUNCTION tenant_probe(l text) RETURNS TABLE (fn text, n bigint, digest text)
 LANGUAGE sql AS $$
@@ -112,6 +116,18 @@ WHERE o.listener = 'bob' ORDER BY fn;
 SELECT fn, n AS alice_rows FROM tenant_probe('alice') WHERE n <> 0;
 SELECT sqlstate_of($$SELECT music_tm.save_snapshot_row('s1', '2026-06-15', 'short_term', 9, 'bob')$$);
 RESET ROLE;
+
+-- listens too: alice's role records its own and sees only its own; bob's
+-- are invisible to it and its writes to them are refused
+SET ROLE regress_mtm_alice;
+SELECT plays_inserted FROM music_tm.record_recently_played(
+  '{"items": [{"track": {"id": "s1", "name": "S1", "artists": [{"id": "ars", "name": "Shared"}]}, "played_at": "2026-06-21T10:00:00Z"}]}', 'alice');
+SELECT listener, count(*) FROM music_tm.plays GROUP BY listener;
+SELECT count(*) AS bobs_minutes_rows FROM music_tm.listening_time('day', 'bob');
+SELECT sqlstate_of($$SELECT music_tm.record_recently_played('{"items": [{"track": {"id": "s1", "name": "S1"}, "played_at": "2026-06-22T10:00:00Z"}]}', 'bob')$$);
+SELECT sqlstate_of($$INSERT INTO music_tm.plays (listener, ended_at, track_id, played_at, recorded_at) VALUES ('bob', now(), 's1', now(), now())$$);
+RESET ROLE;
+SELECT listener, count(*) FROM music_tm.plays GROUP BY listener ORDER BY 1;
 
 -- a role bound to no listener sees none
 CREATE ROLE regress_mtm_carol IN ROLE music_tm_reader;

@@ -44,8 +44,10 @@
 #include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "chart_store.h"
+#include "ingest.h"				/* MtmTrackRow and the track statement */
 
 /* $1 listener, $2 time_range, $3 snapshot_date */
 static MtmPlan lock_plan = {
@@ -449,4 +451,188 @@ mtm_chart_at(const MtmSeries *s, DateADT as_of, DateADT *date, ArrayType **ids,
 		*prev_date = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[1],
 												   SPI_tuptable->tupdesc, 1, &isnull));
 	return true;
+}
+
+/*
+ * Tracks in batches, for families other than ingest that store the tracks
+ * they meet (plays): the same statements as a top-tracks page, so that an
+ * unchanged track costs a read and never a write (on Citus, tracks is a
+ * reference table and every write to it is a two-phase commit).
+ *
+ * rows must be sorted by track_id with each id once.  With stubs_only, rows
+ * are partial track objects built from an export's names: they are written
+ * only where no track of that id is stored, and never replace one (a real
+ * object stored meanwhile by another session wins: ON CONFLICT DO NOTHING).
+ */
+static SPIPlanPtr batch_hashes_plan;
+static SPIPlanPtr batch_upsert_plan;
+static SPIPlanPtr batch_stub_plan;
+
+#define BATCH_TRACK_COLUMNS \
+	" SELECT pg_catalog.unnest($1), pg_catalog.unnest($2)," \
+	"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)," \
+	"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), $9, $9"
+
+static void
+PrepareBatchPlans(void)
+{
+	Oid			t_hashes[1] = {TEXTARRAYOID};
+	Oid			t_upsert[9] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT8ARRAYOID,
+	TIMESTAMPTZOID};
+
+	/* the last one made: an error while preparing leaves it NULL */
+	if (batch_stub_plan != NULL)
+		return;
+	batch_hashes_plan = mtm_prepare_kept(
+		"SELECT track_id, content_hash FROM music_tm.tracks"
+		" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_hashes);
+	batch_upsert_plan = mtm_prepare_kept(
+		MTM_TRACK_INSERT BATCH_TRACK_COLUMNS MTM_TRACK_ON_CONFLICT, 9, t_upsert);
+	batch_stub_plan = mtm_prepare_kept(
+		MTM_TRACK_INSERT BATCH_TRACK_COLUMNS
+		" ON CONFLICT (track_id) DO NOTHING", 9, t_upsert);
+}
+
+static int
+CompareRowKey(const void *a, const void *b)
+{
+	return strcmp(((const MtmTrackRow *) a)->track_id,
+				  ((const MtmTrackRow *) b)->track_id);
+}
+
+void
+mtm_store_track_rows(const MtmTrackRow *rows, int n, TimestampTz now,
+					 bool stubs_only, MtmTrackCounts *counts)
+{
+	int			m = Max(n, 1);
+	char	  **ids = palloc(sizeof(char *) * m);
+	char	  **names = palloc(sizeof(char *) * m);
+	char	  **artists = palloc(sizeof(char *) * m);
+	char	  **albums = palloc(sizeof(char *) * m);
+	char	  **urls = palloc(sizeof(char *) * m);
+	Datum	   *durations = palloc(sizeof(Datum) * m);
+	bool	   *duration_nulls = palloc(sizeof(bool) * m);
+	Datum	   *raws = palloc(sizeof(Datum) * m);
+	Datum	   *hashes = palloc(sizeof(Datum) * m);
+	bool	   *send = palloc(sizeof(bool) * m);
+	Datum		args[9];
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			nsend = 0;
+	int			ret;
+	MtmTrackWriter writer;
+
+	if (n == 0)
+		return;
+	PrepareBatchPlans();
+	for (int i = 0; i < n; i++)
+	{
+		ids[i] = rows[i].track_id;
+		send[i] = true;
+	}
+	args[0] = PointerGetDatum(mtm_text_array(ids, n));
+	/* the latest snapshot: a track deleted since ours must be stored again */
+	ret = SPI_execute_snapshot(batch_hashes_plan, args, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading music_tm.tracks failed: %s", SPI_result_code_string(ret));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		MtmTrackRow key;
+		const MtmTrackRow *hit;
+
+		key.track_id = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		hit = bsearch(&key, rows, n, sizeof(MtmTrackRow), CompareRowKey);
+		if (hit == NULL)
+			continue;
+		if (stubs_only ||
+			hit->content_hash == DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+															 SPI_tuptable->tupdesc,
+															 2, &isnull)))
+			send[hit - rows] = false;
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		if (!send[i])
+			continue;
+		ids[nsend] = rows[i].track_id;
+		names[nsend] = rows[i].name;
+		artists[nsend] = rows[i].artist_name;
+		albums[nsend] = rows[i].album_name;
+		urls[nsend] = rows[i].spotify_url;
+		durations[nsend] = Int32GetDatum(rows[i].duration_ms);
+		duration_nulls[nsend] = !rows[i].has_duration;
+		raws[nsend] = JsonbPGetDatum(rows[i].raw_json);
+		hashes[nsend] = Int64GetDatum(rows[i].content_hash);
+		nsend++;
+	}
+	counts->unchanged += n - nsend;
+	if (nsend == 0)
+		return;
+
+	dims[0] = nsend;
+	args[0] = PointerGetDatum(mtm_text_array(ids, nsend));
+	args[1] = PointerGetDatum(mtm_text_array(names, nsend));
+	args[2] = PointerGetDatum(mtm_text_array(artists, nsend));
+	args[3] = PointerGetDatum(mtm_text_array(albums, nsend));
+	args[4] = PointerGetDatum(construct_md_array(durations, duration_nulls, 1,
+												 dims, lbs, INT4OID, 4, true,
+												 TYPALIGN_INT));
+	args[5] = PointerGetDatum(mtm_text_array(urls, nsend));
+	args[6] = PointerGetDatum(construct_array(raws, nsend, JSONBOID, -1,
+											  false, TYPALIGN_INT));
+	args[7] = PointerGetDatum(construct_array(hashes, nsend, INT8OID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[8] = TimestampTzGetDatum(now);
+
+	mtm_track_write_begin(&writer);
+	ret = SPI_execute_plan(stubs_only ? batch_stub_plan : batch_upsert_plan,
+						   args, NULL, false, 0);
+	mtm_track_write_end(&writer);
+	if (ret != (stubs_only ? SPI_OK_INSERT : SPI_OK_INSERT_RETURNING))
+		elog(ERROR, "writing music_tm.tracks failed: %s", SPI_result_code_string(ret));
+	if (stubs_only)
+		counts->inserted += SPI_processed;
+	else
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+
+			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r],
+										   SPI_tuptable->tupdesc, 1, &isnull)))
+				counts->inserted++;
+			else
+				counts->updated++;
+		}
+	/* a concurrent writer stored the same object first: nothing written */
+	counts->unchanged += nsend - SPI_processed;
+}
+
+/* $1 listener, $2 time_range, $3 snapshot_date */
+static MtmPlan delete_plan = {
+	"DELETE FROM music_tm.charts"
+	" WHERE listener OPERATOR(pg_catalog.=) $1"
+	" AND time_range OPERATOR(pg_catalog.=) $2"
+	" AND snapshot_date OPERATOR(pg_catalog.=) $3",
+	3, {TEXTOID, InvalidOid, DATEOID}, NULL, InvalidOid
+};
+
+/*
+ * Remove a chart whose row the caller locked with mtm_chart_lock: for
+ * series whose charts are computed (charts from plays), where a period
+ * with nothing to chart has no chart at all.  One row, by its whole key.
+ */
+void
+mtm_chart_delete(const MtmSeries *s, Datum date)
+{
+	Datum		values[3] = {s->listener, s->range, date};
+	int			ret = SPI_execute_plan(mtm_plan(&delete_plan, s->range_type),
+									   values, NULL, false, 0);
+
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "deleting from music_tm.charts failed: %s",
+			 SPI_result_code_string(ret));
 }

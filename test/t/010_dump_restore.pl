@@ -1,7 +1,8 @@
 # Dump and restore: a database populated through the functions (three
 # listeners, two ranges, four weeks, two pages per chart with relinked
 # tracks, null items, local files and repeated tracks, a changed track,
-# tenant bindings and listener isolation on) goes through pg_dump -Fc and
+# listens from recently-played and the exports, one unmatched, tenant
+# bindings and listener isolation on) goes through pg_dump -Fc and
 # pg_restore --exit-on-error into a new database.  Every table of the schema
 # must come back row for row (generated columns recomputed alike), the
 # isolation policies too, and the functions must give the same answers and
@@ -54,6 +55,20 @@ $$;
 SELECT music_tm.save_track('{"id": "trk1", "name": "Track 1, remastered", "duration_ms": 180001}');
 SELECT music_tm.save_track('{"id": "solo", "name": "Solo"}');
 SELECT music_tm.save_snapshot_row('solo', '2026-07-29', 'medium_term', 1, 'ana');
+-- listens: a recently-played poll and an export file that confirms one of them
+SELECT music_tm.record_recently_played(jsonb_build_object('items', jsonb_build_array(
+  jsonb_build_object('played_at', '2026-07-02T10:00:00.500Z', 'track', '{"id": "trk1", "name": "Track 1"}'::jsonb,
+                     'context', '{"uri": "spotify:playlist:p"}'::jsonb),
+  jsonb_build_object('played_at', '2026-07-02T10:04:00Z', 'track', '{"id": "trk2", "name": "Track 2"}'::jsonb))), 'ana');
+SELECT music_tm.import_streaming_history('[
+  {"ts": "2026-07-02T10:00:02Z", "ms_played": 180000, "spotify_track_uri": "spotify:track:trk1",
+   "master_metadata_track_name": "Track 1", "skipped": false, "ip_addr": "192.0.2.1"},
+  {"ts": "2026-07-01T09:00:00Z", "ms_played": 2000, "spotify_track_uri": "spotify:track:new1",
+   "master_metadata_track_name": "New 1", "master_metadata_album_artist_name": "Someone",
+   "offline_timestamp": 1782896400000}]', 'bo');
+SELECT music_tm.import_streaming_history('[
+  {"endTime": "2026-07-03 08:00", "artistName": "Artist 1", "trackName": "Track 1, remastered", "msPlayed": 1000},
+  {"endTime": "2026-07-03 08:05", "artistName": "Nobody", "trackName": "Unknown", "msPlayed": 2000}]', 'cy');
 CREATE ROLE regress_dump_ana IN ROLE music_tm_reader;
 INSERT INTO music_tm.listener_roles VALUES ('regress_dump_ana', 'ana');
 SELECT music_tm.enable_listener_isolation();
@@ -63,12 +78,14 @@ SELECT music_tm.enable_listener_isolation();
 my $shape = $node->safe_psql(
 	'src', q{
 SELECT (SELECT count(DISTINCT listener) FROM music_tm.charts) || ' ' ||
-       (SELECT count(*) FROM music_tm.charts) || ' ' ||
+       (SELECT count(*) FILTER (WHERE time_range <= 'long_term') || '+' ||
+               count(*) FILTER (WHERE time_range > 'long_term') FROM music_tm.charts) || ' ' ||
        (SELECT count(*) > 40 FROM music_tm.chart_entries) || ' ' ||
        (SELECT count(*) > 0 FROM music_tm.chart_entries WHERE playable_id IS NOT NULL) || ' ' ||
        (SELECT count(*) > 0 FROM music_tm.tracks WHERE updated_at > created_at OR isrc IS NULL)
 });
-is($shape, '3 25 true true true', 'source: 3 listeners, 25 charts, relinked entries, a changed track');
+is($shape, '3 25+8 true true true',
+	'source: 3 listeners, 25 top-tracks charts and 8 from plays, relinked entries, a changed track');
 
 my $dump = $node->basedir . '/src.dump';
 command_ok(
@@ -88,7 +105,7 @@ my $tables = $node->safe_psql(
 SELECT string_agg(c.oid::regclass::text, ' ' ORDER BY c.relname)
 FROM pg_class c WHERE c.relnamespace = 'music_tm'::regnamespace AND c.relkind = 'r'});
 is($tables,
-	'music_tm.charts music_tm.listener_isolation music_tm.listener_roles music_tm.tracks',
+	'music_tm.charts music_tm.listener_isolation music_tm.listener_roles music_tm.plays music_tm.tracks music_tm.unmatched_plays',
 	'the tables of the schema');
 for my $t (split / /, $tables)
 {

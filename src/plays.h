@@ -1,0 +1,139 @@
+/*
+ * plays.h
+ *		Listening history: one row of music_tm.plays per listen, merged across
+ *		recently-played and Spotify's streaming-history exports.
+ */
+#ifndef MUSIC_TM_PLAYS_H
+#define MUSIC_TM_PLAYS_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "common.h"
+
+/*
+ * Caps on one call (SQLSTATE 54000 beyond them).  An export file is about
+ * 12 MB and 20,000 entries; recently-played returns at most 50 items.
+ */
+#define MTM_MAX_HISTORY_ENTRIES 50000
+#define MTM_MAX_HISTORY_BYTES (64 * 1024 * 1024)
+#define MTM_MAX_RECENT_ITEMS 1000
+#define MTM_MAX_RECENT_BYTES (16 * 1024 * 1024)
+
+/*
+ * Matching tolerance between sources, in microseconds: see plays.c.  Plays
+ * that recently-played reports last 30 s or more, so two of them of one
+ * track end at least 30 s apart, more than twice this.
+ */
+#define MTM_PLAY_TOLERANCE (10 * USECS_PER_SEC)
+
+/*
+ * How far past a recently-played time a stored export listen is looked for
+ * (played_at may be the start of a listen: its end is then played_at plus
+ * the milliseconds played).
+ */
+#define MTM_PLAY_LONGEST (6 * USECS_PER_HOUR)
+
+/*
+ * The account-data export's endTime is to the minute: the listen ended
+ * within [endTime - 40 s, endTime + 70 s] (truncated or rounded to the
+ * minute, with the same 10 s of slack as above).
+ */
+#define MTM_ACCOUNT_EARLY (40 * USECS_PER_SEC)
+#define MTM_ACCOUNT_LATE (70 * USECS_PER_SEC)
+
+typedef enum MtmPlaySource
+{
+	MTM_SOURCE_RECENT,			/* recently-played: played_at */
+	MTM_SOURCE_EXPORT,			/* extended streaming history: ts */
+	MTM_SOURCE_ACCOUNT			/* account data: endTime, to the minute */
+} MtmPlaySource;
+
+/* What became of one incoming listen. */
+typedef enum MtmPlayFate
+{
+	MTM_PLAY_NEW,				/* a listen not stored yet: inserted */
+	MTM_PLAY_MATCHED,			/* joins a listen another source stored */
+	MTM_PLAY_UNCHANGED,			/* this source stored it before: a replay */
+	MTM_PLAY_DUPLICATE,			/* repeated in the payload itself */
+	MTM_PLAY_UNRESOLVED			/* account data: names of several songs, and
+								 * no stored listen of one of them then */
+} MtmPlayFate;
+
+/* One incoming listen, from either source. */
+typedef struct MtmPlay
+{
+	int			entry;			/* index in the payload, for messages */
+	char	   *track_id;		/* canonical id */
+	char	   *playable_id;	/* recently-played, relinked: else NULL */
+	TimestampTz at;				/* the source's time: played_at or ts */
+	bool		has_ms;
+	int32		ms_played;
+	/* export fields; -1 is NULL, else 0 or 1 */
+	int8		skipped;
+	int8		shuffle;
+	int8		offline;
+	int8		incognito;
+	bool		has_offline_at;
+	TimestampTz offline_at;
+	char	   *reason_start;
+	char	   *reason_end;
+	char	   *context_uri;	/* recently-played */
+	/* account data: every track id its names may be, track_id among them */
+	char	  **alt_ids;
+	int			nalt;
+	bool		ambiguous;		/* the ids are not one song */
+	/* set by mtm_plays_merge */
+	MtmPlayFate fate;
+	int			match;			/* MATCHED: the stored listen it joins */
+	const char *row_track;		/* the row written: its track_id, */
+	TimestampTz row_end;		/* its ended_at as stored (MATCHED), */
+	TimestampTz new_end;		/* and its ended_at after the call */
+} MtmPlay;
+
+typedef struct MtmPlayCounts
+{
+	int64		inserted;
+	int64		matched;
+	int64		unchanged;
+	int64		duplicates;
+	int64		unresolved;
+} MtmPlayCounts;
+
+extern void mtm_plays_merge(Datum listener, MtmPlaySource source,
+							MtmPlay *plays, int n, TimestampTz now,
+							MtmPlayCounts *counts);
+
+/* What one import_streaming_history call did. */
+typedef struct MtmImportSummary
+{
+	const char *format;
+	int64		entries;
+	int64		episodes;
+	int64		audiobooks;
+	int64		without_track;
+	int64		unmatched;		/* account data kept in unmatched_plays */
+	MtmPlayCounts plays;
+	int64		tracks_inserted;
+} MtmImportSummary;
+
+/* plays_account.c: the account-data format */
+extern void mtm_import_account(JsonbContainer *entries, Datum listener,
+							   TimestampTz now, MtmImportSummary *sum);
+
+/* plays_write.c: the statements that write what mtm_plays_merge decided */
+extern void mtm_plays_write(Datum listener, MtmPlaySource source,
+							MtmPlay *plays, int n, TimestampTz now,
+							MtmPlayCounts *counts);
+
+extern void mtm_lock_listener_plays(Datum listener);
+
+/* plays_charts.c: the charts of the periods of these listen ends */
+extern void mtm_play_charts_refresh(Datum listener, TimestampTz *times, int n,
+									TimestampTz now);
+extern bool mtm_parse_utc_time(const char *s, int len, TimestampTz *out);
+extern void mtm_check_listener(Datum listener);
+
+#endif							/* MUSIC_TM_PLAYS_H */

@@ -1,0 +1,307 @@
+/*
+ * plays_write.c
+ *		The statements that write listens, once mtm_plays_merge (plays.c)
+ *		has decided what each incoming listen is.
+ *
+ * Two statements, each naming the listener, so that a distributed database
+ * routes them to one shard: one UPDATE of the stored listens that another
+ * source now confirms (arrays, unnest, joined on the primary key), one
+ * INSERT of the new ones (arrays, unnest, ON CONFLICT DO NOTHING).  A value
+ * a source does not give is NULL in its array and leaves the stored value
+ * as it is (coalesce), so whichever source comes first, the row ends with
+ * what every source said.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "plays.h"
+
+/* The columns every source may give, in the order of both statements. */
+#define SOURCE_COLUMNS \
+	"playable_id, ms_played, played_at, export_ts, account_end, skipped," \
+	" shuffle, offline, offline_at, incognito, reason_start, reason_end," \
+	" context_uri"
+#define NCOLUMNS 13
+
+static SPIPlanPtr update_plan;
+static SPIPlanPtr insert_plan;
+
+static void
+PreparePlans(void)
+{
+	Oid			shared[NCOLUMNS] = {TEXTARRAYOID, INT4ARRAYOID,
+		TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+		BOOLARRAYOID, BOOLARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID,
+	BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Oid			t_update[4 + NCOLUMNS] = {TEXTOID, TIMESTAMPTZARRAYOID,
+	TEXTARRAYOID, TIMESTAMPTZARRAYOID};
+	Oid			t_insert[4 + NCOLUMNS] = {TEXTOID, TIMESTAMPTZOID,
+	TIMESTAMPTZARRAYOID, TEXTARRAYOID};
+
+	/* the last one made: an error while preparing leaves it NULL */
+	if (insert_plan != NULL)
+		return;
+	memcpy(t_update + 4, shared, sizeof(shared));
+	memcpy(t_insert + 4, shared, sizeof(shared));
+	update_plan = mtm_prepare_kept(
+		"UPDATE music_tm.plays AS p SET ended_at = u.new_end,"
+		" playable_id = coalesce(u.playable_id, p.playable_id),"
+		" ms_played = coalesce(u.ms_played, p.ms_played),"
+		" played_at = coalesce(u.played_at, p.played_at),"
+		" export_ts = coalesce(u.export_ts, p.export_ts),"
+		" account_end = coalesce(u.account_end, p.account_end),"
+		" skipped = coalesce(u.skipped, p.skipped),"
+		" shuffle = coalesce(u.shuffle, p.shuffle),"
+		" offline = coalesce(u.offline, p.offline),"
+		" offline_at = coalesce(u.offline_at, p.offline_at),"
+		" incognito = coalesce(u.incognito, p.incognito),"
+		" reason_start = coalesce(u.reason_start, p.reason_start),"
+		" reason_end = coalesce(u.reason_end, p.reason_end),"
+		" context_uri = coalesce(u.context_uri, p.context_uri)"
+		" FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+		"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
+		"  pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9),"
+		"  pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12),"
+		"  pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
+		"  pg_catalog.unnest($16), pg_catalog.unnest($17))"
+		"  AS u(old_end, track_id, new_end, " SOURCE_COLUMNS ")"
+		" WHERE p.listener OPERATOR(pg_catalog.=) $1"
+		" AND p.ended_at OPERATOR(pg_catalog.=) u.old_end"
+		" AND p.track_id OPERATOR(pg_catalog.=) u.track_id",
+		4 + NCOLUMNS, t_update);
+	insert_plan = mtm_prepare_kept(
+		"INSERT INTO music_tm.plays (listener, recorded_at, ended_at, track_id, "
+		SOURCE_COLUMNS ")"
+		" SELECT $1, $2, u.* FROM ROWS FROM (pg_catalog.unnest($3),"
+		"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
+		"  pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9),"
+		"  pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12),"
+		"  pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
+		"  pg_catalog.unnest($16), pg_catalog.unnest($17)) AS u"
+		" ON CONFLICT (listener, ended_at, track_id) DO NOTHING",
+		4 + NCOLUMNS, t_insert);
+}
+
+static Datum
+ArrayOf(Datum *values, bool *nulls, int n, Oid type)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		len;
+	bool		byval;
+	char		align;
+
+	get_typlenbyvalalign(type, &len, &byval, &align);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, type,
+											  len, byval, align));
+}
+
+/* A boolean array from -1 (NULL) / 0 / 1 values. */
+static Datum
+BoolArray(MtmPlay **rows, int n, size_t offset)
+{
+	Datum	   *v = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		int8		b = *(int8 *) ((char *) rows[i] + offset);
+
+		v[i] = BoolGetDatum(b > 0);
+		nulls[i] = b < 0;
+	}
+	return ArrayOf(v, nulls, n, BOOLOID);
+}
+
+/* args[first..] = the source columns of rows, for the source given. */
+static void
+SourceArgs(MtmPlay **rows, int n, MtmPlaySource source, Datum *args)
+{
+	char	  **playable = palloc(sizeof(char *) * Max(n, 1));
+	char	  **reason_start = palloc(sizeof(char *) * Max(n, 1));
+	char	  **reason_end = palloc(sizeof(char *) * Max(n, 1));
+	char	  **context = palloc(sizeof(char *) * Max(n, 1));
+	Datum	   *ms = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *ms_null = palloc(sizeof(bool) * Max(n, 1));
+	Datum	   *at = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *at_null = palloc(sizeof(bool) * Max(n, 1));
+	bool	   *not_there = palloc(sizeof(bool) * Max(n, 1));
+	Datum	   *offline_at = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *offline_null = palloc(sizeof(bool) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		MtmPlay    *p = rows[i];
+
+		playable[i] = p->playable_id;
+		reason_start[i] = p->reason_start;
+		reason_end[i] = p->reason_end;
+		context[i] = p->context_uri;
+		ms[i] = Int32GetDatum(p->ms_played);
+		ms_null[i] = !p->has_ms;
+		at[i] = TimestampTzGetDatum(p->at);
+		at_null[i] = false;
+		not_there[i] = true;
+		offline_at[i] = TimestampTzGetDatum(p->offline_at);
+		offline_null[i] = !p->has_offline_at;
+	}
+	args[0] = PointerGetDatum(mtm_text_array(playable, n));
+	args[1] = ArrayOf(ms, ms_null, n, INT4OID);
+	/* the source's own time goes to its column, NULL to the others */
+	args[2] = ArrayOf(at, source == MTM_SOURCE_RECENT ? at_null : not_there,
+					  n, TIMESTAMPTZOID);
+	args[3] = ArrayOf(at, source == MTM_SOURCE_EXPORT ? at_null : not_there,
+					  n, TIMESTAMPTZOID);
+	args[4] = ArrayOf(at, source == MTM_SOURCE_ACCOUNT ? at_null : not_there,
+					  n, TIMESTAMPTZOID);
+	args[5] = BoolArray(rows, n, offsetof(MtmPlay, skipped));
+	args[6] = BoolArray(rows, n, offsetof(MtmPlay, shuffle));
+	args[7] = BoolArray(rows, n, offsetof(MtmPlay, offline));
+	args[8] = ArrayOf(offline_at, offline_null, n, TIMESTAMPTZOID);
+	args[9] = BoolArray(rows, n, offsetof(MtmPlay, incognito));
+	args[10] = PointerGetDatum(mtm_text_array(reason_start, n));
+	args[11] = PointerGetDatum(mtm_text_array(reason_end, n));
+	args[12] = PointerGetDatum(mtm_text_array(context, n));
+}
+
+/* The key columns of rows: ended_at (old or new) and track_id. */
+static void
+KeyArgs(MtmPlay **rows, int n, bool old, Datum *ends, Datum *tracks)
+{
+	Datum	   *e = palloc(sizeof(Datum) * Max(n, 1));
+	char	  **t = palloc(sizeof(char *) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		e[i] = TimestampTzGetDatum(old ? rows[i]->row_end : rows[i]->new_end);
+		t[i] = (char *) rows[i]->row_track;
+	}
+	*ends = ArrayOf(e, NULL, n, TIMESTAMPTZOID);
+	if (tracks)
+		*tracks = PointerGetDatum(mtm_text_array(t, n));
+}
+
+static int
+CompareOldKey(const void *a, const void *b)
+{
+	const MtmPlay *x = *(MtmPlay *const *) a;
+	const MtmPlay *y = *(MtmPlay *const *) b;
+	int			c = strcmp(x->row_track, y->row_track);
+
+	if (c != 0)
+		return c;
+	return (x->row_end > y->row_end) - (x->row_end < y->row_end);
+}
+
+/*
+ * Write what mtm_plays_merge decided: update the MATCHED rows, insert the
+ * NEW ones.  Must be called inside SPI_connect.
+ */
+void
+mtm_plays_write(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
+				TimestampTz now, MtmPlayCounts *counts)
+{
+	MtmPlay   **pending = palloc(sizeof(MtmPlay *) * Max(n, 1));
+	MtmPlay   **fresh = palloc(sizeof(MtmPlay *) * Max(n, 1));
+	int			npending = 0;
+	int			nfresh = 0;
+
+	PreparePlans();
+	for (int i = 0; i < n; i++)
+	{
+		if (plays[i].fate == MTM_PLAY_MATCHED)
+			pending[npending++] = &plays[i];
+		else if (plays[i].fate == MTM_PLAY_NEW)
+			fresh[nfresh++] = &plays[i];
+	}
+
+	/*
+	 * The updates, in rounds: the key is checked row by row as a statement
+	 * updates, so a row that moves onto the key another row is leaving (a
+	 * track on repeat: each listen's recently-played time is the end of the
+	 * one before) waits for a later round.  Usually one round; mtm_plays_merge
+	 * made the keys after the call unique, and a circle of moves (which it
+	 * never makes) would keep the rows where they are.
+	 */
+	while (npending > 0)
+	{
+		MtmPlay   **leaving = palloc(sizeof(MtmPlay *) * npending);
+		MtmPlay   **ready = palloc(sizeof(MtmPlay *) * npending);
+		int			nleaving = 0;
+		int			nready = 0;
+		int			nleft = 0;
+		Datum		args[4 + NCOLUMNS];
+		int			ret;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int j = 0; j < npending; j++)
+			if (pending[j]->new_end != pending[j]->row_end)
+				leaving[nleaving++] = pending[j];
+		qsort(leaving, nleaving, sizeof(MtmPlay *), CompareOldKey);
+		for (int j = 0; j < npending; j++)
+		{
+			MtmPlay    *p = pending[j];
+			MtmPlay		key;
+			MtmPlay    *keyp = &key;
+
+			key.row_track = p->row_track;
+			key.row_end = p->new_end;
+			if (p->new_end != p->row_end &&
+				bsearch(&keyp, leaving, nleaving, sizeof(MtmPlay *), CompareOldKey))
+				pending[nleft++] = p;
+			else
+				ready[nready++] = p;
+		}
+		if (nready == 0)
+		{
+			for (int j = 0; j < npending; j++)
+				pending[j]->new_end = pending[j]->row_end;
+			continue;
+		}
+
+		args[0] = listener;
+		KeyArgs(ready, nready, true, &args[1], &args[2]);
+		KeyArgs(ready, nready, false, &args[3], NULL);
+		SourceArgs(ready, nready, source, args + 4);
+		ret = SPI_execute_plan(update_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "updating music_tm.plays failed: %s", SPI_result_code_string(ret));
+
+		/*
+		 * The rows were read with the latest snapshot; under REPEATABLE READ
+		 * the UPDATE runs with the transaction's and does not see a listen
+		 * committed since it began.  Confirming it would be lost: fail as the
+		 * server fails an update of a row changed since the snapshot.
+		 */
+		if (SPI_processed != (uint64) nready)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update"),
+					 errdetail("A listen this call confirms was stored or changed by a transaction that committed after this transaction's snapshot."),
+					 errhint("Retry the transaction.")));
+		npending = nleft;
+	}
+
+	if (nfresh > 0)
+	{
+		Datum		args[4 + NCOLUMNS];
+		int			ret;
+
+		args[0] = listener;
+		args[1] = TimestampTzGetDatum(now);
+		KeyArgs(fresh, nfresh, false, &args[2], &args[3]);
+		SourceArgs(fresh, nfresh, source, args + 4);
+		ret = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "writing music_tm.plays failed: %s", SPI_result_code_string(ret));
+		counts->inserted += SPI_processed;
+		/* a stored listen of the same track and end: already there */
+		counts->duplicates += nfresh - SPI_processed;
+	}
+}
