@@ -479,13 +479,16 @@ BEGIN
                 DETAIL = pg_catalog.format('Argument "unit" is "%s".', unit);
     END IF;
     RETURN QUERY
+    -- the track's duration is looked up only for a listen without ms_played
     SELECT pg_catalog.date_trunc(unit, pg_catalog.timezone(tz, p.ended_at))::date,
-           pg_catalog.round(pg_catalog.sum(coalesce(p.ms_played, t.duration_ms, 0))
+           pg_catalog.round(pg_catalog.sum(coalesce(p.ms_played,
+                                                    (SELECT t.duration_ms FROM music_tm.tracks t
+                                                      WHERE t.track_id OPERATOR(pg_catalog.=) p.track_id),
+                                                    0))
                             OPERATOR(pg_catalog./) 60000.0, 1),
            pg_catalog.count(*) FILTER (WHERE p.ms_played IS NULL OR p.ms_played OPERATOR(pg_catalog.>=) 30000),
            pg_catalog.count(*)
       FROM music_tm.plays p
-      LEFT JOIN music_tm.tracks t ON t.track_id OPERATOR(pg_catalog.=) p.track_id
      WHERE p.listener OPERATOR(pg_catalog.=) listening_time.listener
        AND p.ended_at OPERATOR(pg_catalog.>=) coalesce(from_time, '-infinity')
        AND p.ended_at OPERATOR(pg_catalog.<) coalesce(to_time, 'infinity')

@@ -55,6 +55,7 @@ static const char *const series_names[4] = {
 };
 
 static SPIPlanPtr period_plan;
+static SPIPlanPtr tracks_plan;
 static SPIPlanPtr songs_plan;
 static SPIPlanPtr span_plan;
 
@@ -76,12 +77,14 @@ PreparePlans(void)
 	if (span_plan != NULL)
 		return;
 	period_plan = mtm_prepare_kept(
-		"SELECT p.track_id, p.ms_played, p.ended_at, t.isrc, t.duration_ms"
-		" FROM music_tm.plays p JOIN music_tm.tracks t"
-		" ON t.track_id OPERATOR(pg_catalog.=) p.track_id"
-		" WHERE p.listener OPERATOR(pg_catalog.=) $1"
-		" AND p.ended_at OPERATOR(pg_catalog.>=) $2"
-		" AND p.ended_at OPERATOR(pg_catalog.<) $3", 3, t_period);
+		"SELECT track_id, ms_played, ended_at FROM music_tm.plays"
+		" WHERE listener OPERATOR(pg_catalog.=) $1"
+		" AND ended_at OPERATOR(pg_catalog.>=) $2"
+		" AND ended_at OPERATOR(pg_catalog.<) $3"
+		" ORDER BY ended_at", 3, t_period);
+	tracks_plan = mtm_prepare_kept(
+		"SELECT track_id, isrc, duration_ms FROM music_tm.tracks"
+		" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_songs);
 	songs_plan = mtm_prepare_kept(
 		"SELECT isrc, pg_catalog.min(track_id) FROM music_tm.tracks"
 		" WHERE isrc OPERATOR(pg_catalog.=) ANY ($1) GROUP BY isrc", 1, t_songs);
@@ -273,23 +276,58 @@ WriteChart(Datum listener, Datum range, Oid range_type, DateADT date,
 					ReplaceAll, slots);
 }
 
-/* Rebuild the charts of the period [from, to) of a listener: two series. */
-static void
-RebuildPeriod(Datum listener, Datum *ranges, Oid range_type, bool month,
-			  DateADT from, DateADT to, TimestampTz now)
+/* A pair of strings, for lookups by the first. */
+typedef struct StrPair
 {
-	Datum		args[3];
+	char	   *key;
+	char	   *value;
+	int32		num;
+	bool		has_num;
+} StrPair;
+
+static int
+CompareStrPair(const void *a, const void *b)
+{
+	return strcmp(((const StrPair *) a)->key, ((const StrPair *) b)->key);
+}
+
+static StrPair *
+FindPair(StrPair *pairs, int n, const char *key)
+{
+	StrPair		k = {(char *) key, NULL, 0, false};
+
+	return n > 0 ? bsearch(&k, pairs, n, sizeof(StrPair), CompareStrPair) : NULL;
+}
+
+/*
+ * The listens of a stretch of time [from, to), read once for every period
+ * in it: each with what its track says (ISRC, duration), the listens of
+ * tracks not stored left out, in time order; and each recording's smallest
+ * stored id.
+ */
+typedef struct Span
+{
 	PlayRow    *rows;
 	int			n;
-	char	  **isrcs;
-	int			nisrc = 0;
 	char	  **isrc_keys;
 	char	  **isrc_ids;
-	int			nkeys;
-	MtmSlots	songs;
-	MtmSlots	tracks;
+	int			nisrc;
+} Span;
 
-	CHECK_FOR_INTERRUPTS();
+static void
+ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
+{
+	Datum		args[3];
+	int			n;
+	char	  **ids;
+	int			nids = 0;
+	StrPair    *tracks;
+	int			ntracks;
+	StrPair    *songs;
+	int			nsongs;
+	char	  **isrcs;
+	int			nisrc = 0;
+
 	args[0] = listener;
 	args[1] = TimestampTzGetDatum((TimestampTz) from * USECS_PER_DAY);
 	args[2] = TimestampTzGetDatum((TimestampTz) to * USECS_PER_DAY);
@@ -298,61 +336,179 @@ RebuildPeriod(Datum listener, Datum *ranges, Oid range_type, bool month,
 							 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading music_tm.plays failed");
 	n = (int) SPI_processed;
-	rows = palloc(sizeof(PlayRow) * Max(n, 1));
-	isrcs = palloc(sizeof(char *) * Max(n, 1));
+	sp->rows = palloc(sizeof(PlayRow) * Max(n, 1));
+	ids = palloc(sizeof(char *) * Max(n, 1));
 	for (int r = 0; r < n; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		ms_null;
-		bool		dur_null;
 		bool		isnull;
 		Datum		ms = SPI_getbinval(tup, desc, 2, &ms_null);
-		Datum		dur = SPI_getbinval(tup, desc, 5, &dur_null);
 
-		rows[r].track_id = SPI_getvalue(tup, desc, 1);
-		rows[r].ended_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-		rows[r].isrc = SPI_getvalue(tup, desc, 4);
-		rows[r].counted = ms_null || DatumGetInt32(ms) >= MTM_COUNTED_MS;
-		rows[r].ms = !ms_null ? DatumGetInt32(ms) : !dur_null ? DatumGetInt32(dur) : 0;
-		if (rows[r].isrc)
-			isrcs[nisrc++] = rows[r].isrc;
+		CHECK_FOR_INTERRUPTS();
+		sp->rows[r].track_id = SPI_getvalue(tup, desc, 1);
+		sp->rows[r].ended_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+		sp->rows[r].counted = ms_null || DatumGetInt32(ms) >= MTM_COUNTED_MS;
+		sp->rows[r].ms = ms_null ? -1 : DatumGetInt32(ms);
+		ids[r] = sp->rows[r].track_id;
 	}
 
+	/* the tracks of the span, each once */
+	qsort(ids, n, sizeof(char *), CompareKeyStr);
+	for (int r = 0; r < n; r++)
+		if (nids == 0 || strcmp(ids[nids - 1], ids[r]) != 0)
+			ids[nids++] = ids[r];
+	args[0] = PointerGetDatum(mtm_text_array(ids, nids));
+	if (SPI_execute_snapshot(tracks_plan, args, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading music_tm.tracks failed");
+	ntracks = (int) SPI_processed;
+	tracks = palloc(sizeof(StrPair) * Max(ntracks, 1));
+	isrcs = palloc(sizeof(char *) * Max(ntracks, 1));
+	for (int r = 0; r < ntracks; r++)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3,
+									  &tracks[r].has_num);
+
+		tracks[r].key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		tracks[r].value = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
+		tracks[r].has_num = !tracks[r].has_num;
+		tracks[r].num = tracks[r].has_num ? DatumGetInt32(d) : 0;
+		if (tracks[r].value)
+			isrcs[nisrc++] = tracks[r].value;
+	}
+	qsort(tracks, ntracks, sizeof(StrPair), CompareStrPair);
+
 	/* each recording's smallest stored id */
-	nkeys = 0;
-	isrc_keys = palloc(sizeof(char *) * Max(nisrc, 1));
-	isrc_ids = palloc(sizeof(char *) * Max(nisrc, 1));
+	nsongs = 0;
+	songs = palloc(sizeof(StrPair) * Max(nisrc, 1));
 	if (nisrc > 0)
 	{
 		args[0] = PointerGetDatum(mtm_text_array(isrcs, nisrc));
 		if (SPI_execute_snapshot(songs_plan, args, NULL, GetLatestSnapshot(),
 								 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "reading music_tm.tracks failed");
-		for (uint64 r = 0; r < SPI_processed; r++)
+		nsongs = (int) SPI_processed;
+		for (int r = 0; r < nsongs; r++)
 		{
-			isrc_keys[nkeys] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-			isrc_ids[nkeys] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
-			nkeys++;
+			songs[r].key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+			songs[r].value = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
 		}
-		/* sort both arrays by key together */
-		for (int i = 1; i < nkeys; i++)
-			for (int j = i; j > 0 && strcmp(isrc_keys[j - 1], isrc_keys[j]) > 0; j--)
-			{
-				char	   *k = isrc_keys[j];
-				char	   *v = isrc_ids[j];
-
-				isrc_keys[j] = isrc_keys[j - 1];
-				isrc_ids[j] = isrc_ids[j - 1];
-				isrc_keys[j - 1] = k;
-				isrc_ids[j - 1] = v;
-			}
+		qsort(songs, nsongs, sizeof(StrPair), CompareStrPair);
 	}
+	sp->isrc_keys = palloc(sizeof(char *) * Max(nsongs, 1));
+	sp->isrc_ids = palloc(sizeof(char *) * Max(nsongs, 1));
+	for (int r = 0; r < nsongs; r++)
+	{
+		sp->isrc_keys[r] = songs[r].key;
+		sp->isrc_ids[r] = songs[r].value;
+	}
+	sp->nisrc = nsongs;
 
-	RankPeriod(rows, n, true, isrc_keys, isrc_ids, nkeys, &songs);
-	RankPeriod(rows, n, false, isrc_keys, isrc_ids, nkeys, &tracks);
+	/* listens of stored tracks only, with their track's ISRC and duration */
+	sp->n = 0;
+	for (int r = 0; r < n; r++)
+	{
+		PlayRow    *row = &sp->rows[r];
+		StrPair    *t = FindPair(tracks, ntracks, row->track_id);
+
+		if (t == NULL)
+			continue;
+		row->isrc = t->value;
+		if (row->ms < 0)
+			row->ms = t->has_num ? t->num : 0;
+		sp->rows[sp->n++] = *row;
+	}
+}
+
+/* Rebuild the charts of the period [from, to) from its span: two series. */
+static void
+RebuildPeriod(const Span *sp, Datum listener, Datum *ranges, Oid range_type,
+			  bool month, DateADT from, DateADT to, TimestampTz now)
+{
+	TimestampTz lo = (TimestampTz) from * USECS_PER_DAY;
+	TimestampTz hi = (TimestampTz) to * USECS_PER_DAY;
+	int			a = 0;
+	int			b;
+	MtmSlots	songs;
+	MtmSlots	tracks;
+
+	CHECK_FOR_INTERRUPTS();
+	/* the span's rows are in time order: the period is a slice of them */
+	{
+		int			l = 0,
+					h = sp->n;
+
+		while (l < h)
+		{
+			int			m = (l + h) / 2;
+
+			if (sp->rows[m].ended_at < lo)
+				l = m + 1;
+			else
+				h = m;
+		}
+		a = l;
+	}
+	for (b = a; b < sp->n && sp->rows[b].ended_at < hi; b++)
+		;
+	RankPeriod(sp->rows + a, b - a, true, sp->isrc_keys, sp->isrc_ids, sp->nisrc, &songs);
+	RankPeriod(sp->rows + a, b - a, false, sp->isrc_keys, sp->isrc_ids, sp->nisrc, &tracks);
 	WriteChart(listener, ranges[month ? 1 : 0], range_type, from, &songs, now);
 	WriteChart(listener, ranges[month ? 3 : 2], range_type, from, &tracks, now);
+}
+
+/* A period to rebuild. */
+typedef struct Period
+{
+	DateADT		from;
+	DateADT		to;
+	bool		month;
+} Period;
+
+static int
+ComparePeriod(const void *a, const void *b)
+{
+	const Period *x = a;
+	const Period *y = b;
+
+	if (x->from != y->from)
+		return x->from < y->from ? -1 : 1;
+	return (x->month > y->month) - (x->month < y->month);
+}
+
+/*
+ * Rebuild the given periods, reading the listens once per stretch of
+ * periods that lie within a month of each other.
+ */
+static void
+RebuildPeriods(Datum listener, Period *ps, int n, TimestampTz now)
+{
+	Datum		ranges[4];
+	Oid			range_type = SeriesValues(ranges);
+	int			i = 0;
+
+	PreparePlans();
+	qsort(ps, n, sizeof(Period), ComparePeriod);
+	while (i < n)
+	{
+		DateADT		from = ps[i].from;
+		DateADT		to = ps[i].to;
+		int			j = i + 1;
+		Span		sp;
+
+		while (j < n && ps[j].from <= to + 31)
+		{
+			to = Max(to, ps[j].to);
+			j++;
+		}
+		ReadSpan(listener, from, to, &sp);
+		for (int k = i; k < j; k++)
+			RebuildPeriod(&sp, listener, ranges, range_type, ps[k].month,
+						  ps[k].from, ps[k].to, now);
+		i = j;
+	}
 }
 
 static int
@@ -384,17 +540,15 @@ UniqueDates(DateADT *d, int n)
 void
 mtm_play_charts_refresh(Datum listener, TimestampTz *times, int n, TimestampTz now)
 {
-	Datum		ranges[4];
-	Oid			range_type;
 	DateADT    *weeks;
 	DateADT    *months;
+	Period	   *ps;
 	int			nw;
 	int			nm;
+	int			np = 0;
 
 	if (n == 0)
 		return;
-	range_type = SeriesValues(ranges);
-	PreparePlans();
 	weeks = palloc(sizeof(DateADT) * n);
 	months = palloc(sizeof(DateADT) * n);
 	for (int i = 0; i < n; i++)
@@ -406,10 +560,12 @@ mtm_play_charts_refresh(Datum listener, TimestampTz *times, int n, TimestampTz n
 	}
 	nw = UniqueDates(weeks, n);
 	nm = UniqueDates(months, n);
+	ps = palloc(sizeof(Period) * (nw + nm));
 	for (int i = 0; i < nw; i++)
-		RebuildPeriod(listener, ranges, range_type, false, weeks[i], weeks[i] + 7, now);
+		ps[np++] = (Period) {weeks[i], weeks[i] + 7, false};
 	for (int i = 0; i < nm; i++)
-		RebuildPeriod(listener, ranges, range_type, true, months[i], NextMonth(months[i]), now);
+		ps[np++] = (Period) {months[i], NextMonth(months[i]), true};
+	RebuildPeriods(listener, ps, np, now);
 }
 
 /*
@@ -458,11 +614,22 @@ rebuild_play_charts(PG_FUNCTION_ARGS)
 	if (!isnull_lo && !isnull_hi)
 	{
 		DateADT		last = DayOf(hi);
+		int			cap = 64;
+		Period	   *ps = palloc(sizeof(Period) * cap);
 
-		for (DateADT w = WeekStart(DayOf(lo)); w <= last; w += 7, periods++)
-			RebuildPeriod(listener, ranges, range_type, false, w, w + 7, now);
-		for (DateADT m = MonthStart(DayOf(lo)); m <= last; m = NextMonth(m), periods++)
-			RebuildPeriod(listener, ranges, range_type, true, m, NextMonth(m), now);
+		for (DateADT w = WeekStart(DayOf(lo)); w <= last; w += 7)
+		{
+			if (periods == cap)
+				ps = repalloc(ps, sizeof(Period) * (cap *= 2));
+			ps[periods++] = (Period) {w, w + 7, false};
+		}
+		for (DateADT m = MonthStart(DayOf(lo)); m <= last; m = NextMonth(m))
+		{
+			if (periods == cap)
+				ps = repalloc(ps, sizeof(Period) * (cap *= 2));
+			ps[periods++] = (Period) {m, NextMonth(m), true};
+		}
+		RebuildPeriods(listener, ps, (int) periods, now);
 	}
 	SPI_finish();
 	PG_RETURN_INT64(periods);

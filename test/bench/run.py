@@ -143,7 +143,7 @@ def bench_save_track(cur, report, repeat):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", action="append",
-                    choices=["save_track", "ingest", "history", "extract", "versions", "citus"],
+                    choices=["save_track", "ingest", "history", "extract", "versions", "plays", "citus"],
                     help="run only these benchmarks (repeatable); default: all")
     ap.add_argument("--days", type=int, default=28, help="days of sample pages (save_track)")
     ap.add_argument("--repeat", type=int, default=3)
@@ -162,13 +162,17 @@ def main():
                     help="daily pages per range of the 2.0-vs-1.1 benchmark (1095: three years)")
     ap.add_argument("--extract-rows", type=int, default=82764,
                     help="track objects per table in the extraction benchmark")
+    ap.add_argument("--plays-entries", type=int, default=200000,
+                    help="generated streaming-history entries of the listening-history benchmark")
+    ap.add_argument("--plays-per-file", type=int, default=20000, help="entries per export file")
     a = ap.parse_args()
     if a.quick:
         a.history_listeners, a.history_days, a.history_samples = 4, 90, 10
         a.pages, a.e2e_pages, a.concurrent_pages = 100, 10, 80
         a.extract_rows = 5000
         a.versions_days = 60
-    only = set(a.only or ["save_track", "ingest", "history", "extract", "versions", "citus"])
+        a.plays_entries, a.plays_per_file = 20000, 4000
+    only = set(a.only or ["save_track", "ingest", "history", "extract", "versions", "plays", "citus"])
     quick_warning = ("--quick: every benchmark runs at a small scale, where calls take a few ms and "
                      "their timings swing from run to run; the ratios and 'met'/'NOT met' of this run are "
                      "not comparable to the figures in README.md (run without --quick for those)")
@@ -209,6 +213,10 @@ def main():
         import extract
         print(f"\nJSONB extraction, {a.extract_rows} TOASTed track objects per table:")
         timed("extract", lambda: extract.bench_extract(cur, report, a.repeat, a.extract_rows))
+    if "plays" in only:
+        import plays
+        print()
+        timed("plays", lambda: plays.run(cur, report, a.plays_entries, a.plays_per_file, a.repeat))
     if "citus" in only:
         import citus
         timed("citus", lambda: citus.run(report, 60 if a.quick else 240, a.repeat))

@@ -29,16 +29,20 @@ $_->safe_psql('postgres', 'CREATE EXTENSION music_tm') for ($coord, $single);
 
 # distribute(): what it did, idempotent, refused where it cannot work
 is( $coord->safe_psql('postgres', 'SELECT * FROM music_tm.distribute()'),
-	"music_tm.tracks|reference|distributed\nmusic_tm.charts|hash(listener)|distributed",
-	'distribute(): tracks a reference table, charts distributed by listener');
+	"music_tm.tracks|reference|distributed\nmusic_tm.charts|hash(listener)|distributed\n"
+	  . "music_tm.plays|hash(listener)|distributed\nmusic_tm.unmatched_plays|hash(listener)|distributed",
+	'distribute(): tracks a reference table, charts and plays distributed by listener');
 is( $coord->safe_psql('postgres', 'SELECT * FROM music_tm.distribute()'),
-	"music_tm.tracks|reference|already distributed\nmusic_tm.charts|hash(listener)|already distributed",
+	"music_tm.tracks|reference|already distributed\nmusic_tm.charts|hash(listener)|already distributed\n"
+	  . "music_tm.plays|hash(listener)|already distributed\nmusic_tm.unmatched_plays|hash(listener)|already distributed",
 	'distribute() again does nothing');
 is( $coord->safe_psql(
 		'postgres', q{
-SELECT string_agg(logicalrelid::text || ' ' || partmethod::text || ' ' || colocationid::text, ', ' ORDER BY logicalrelid::text)
-FROM pg_dist_partition WHERE logicalrelid::text LIKE 'music_tm.%'}) =~ s/ \d+(,|$)/$1/gr,
-	'music_tm.charts h, music_tm.tracks n', 'pg_dist_partition says so');
+SELECT string_agg(logicalrelid::text || ' ' || partmethod::text, ', ' ORDER BY logicalrelid::text)
+  || ' / colocation groups of the hashed ones: ' || count(DISTINCT colocationid) FILTER (WHERE partmethod = 'h')
+FROM pg_dist_partition WHERE logicalrelid::text LIKE 'music_tm.%'}),
+	'music_tm.charts h, music_tm.plays h, music_tm.tracks n, music_tm.unmatched_plays h / colocation groups of the hashed ones: 1',
+	'pg_dist_partition says so: charts and plays colocated');
 my ($rc, $out, $err) = $workers[0]->psql('postgres', 'SELECT music_tm.distribute()');
 like($err, qr/must run on the coordinator/, 'distribute() on a worker is refused');
 ($rc, $out, $err) = $single->psql('postgres',
@@ -195,6 +199,78 @@ for my $q (
 		'a read function inside a query on a distributed table: Citus refuses it');
 }
 
+# Listening history through the coordinator: an extended streaming-history
+# file and recently-played polls per listener (overlapping, so most listens
+# are seen twice), the same on the single node
+sub export_file
+{
+	my ($l) = @_;
+	my @e;
+	for my $i (0 .. 39)
+	{
+		my $t = 1 + ($i * 7 + length($l)) % 30;
+		my $id = "trk$t";
+		my $ts = sprintf('2026-09-%02dT%02d:%02d:00Z', 1 + $i % 28, 8 + $i % 12, $i % 60);
+		push @e, qq({"ts": "$ts", "ms_played": ${\ (20000 + 5000 * ($i % 40))}, "spotify_track_uri": "spotify:track:$id", )
+		  . qq("master_metadata_track_name": "Track $t", "master_metadata_album_artist_name": "Artist ${\ ($t % 4)}", )
+		  . qq("master_metadata_album_album_name": "Album", "reason_start": "trackdone", "reason_end": "trackdone", )
+		  . qq("shuffle": false, "skipped": null, "offline": false, "offline_timestamp": null, "incognito_mode": false});
+	}
+	return "SELECT format || ' ' || plays_inserted FROM music_tm.import_streaming_history('[" . join(', ', @e) . "]', '$l');";
+}
+sub poll
+{
+	my ($l, $day) = @_;
+	my @items;
+	for my $i (0 .. 9)
+	{
+		my $t = 1 + ($i * 3 + $day) % 30;
+		push @items, qq({"track": ${\ MtmCitus::track_json($t)}, "played_at": "2026-10-${\ sprintf('%02d', $day)}T${\ sprintf('%02d', 10 + $i)}:00:00.000Z"});
+	}
+	return "SELECT plays_inserted FROM music_tm.record_recently_played('{\"items\": [" . join(', ', @items) . "]}', '$l');";
+}
+my @listening = map { export_file($_) } @listeners[0 .. 3];
+for my $l (@listeners[0 .. 3])
+{
+	push @listening, poll($l, $_) for (1, 2, 2, 3);    # day 2 polled twice
+}
+my $listening = join("\n", @listening);
+is($coord->safe_psql('postgres', $listening), $single->safe_psql('postgres', $listening),
+	'imports and polls through the coordinator store what the single node stores');
+my $plays_sql = q{
+SELECT (SELECT string_agg(concat_ws(' ', listener, ended_at, track_id, ms_played, played_at, export_ts), E'\n'
+                          ORDER BY listener, ended_at, track_id) FROM music_tm.plays) || E'\n' ||
+       (SELECT string_agg(x, E'\n' ORDER BY x) FROM (
+          SELECT 'time ' || l || ' ' || t::text AS x FROM unnest(ARRAY['l01', 'l02', 'l03', 'l04']) l,
+                 LATERAL music_tm.listening_time('week', l) t
+          UNION ALL SELECT 'top ' || l || ' ' || t::text FROM unnest(ARRAY['l01', 'l02', 'l03', 'l04']) l,
+                 LATERAL music_tm.top_tracks(l) t
+          UNION ALL SELECT 'artists ' || l || ' ' || t::text FROM unnest(ARRAY['l01', 'l02', 'l03', 'l04']) l,
+                 LATERAL music_tm.top_artists(l) t
+          UNION ALL SELECT 'weekly ' || l || ' ' || c::text FROM unnest(ARRAY['l01', 'l02', 'l03', 'l04']) l,
+                 LATERAL music_tm.chart_as_of('2026-10-31', 'plays_week', l) c
+          UNION ALL SELECT 'monthly ' || l || ' ' || s::text FROM unnest(ARRAY['l01', 'l02', 'l03', 'l04']) l,
+                 LATERAL music_tm.all_run_stats('plays_month_track', l) s) q)};
+my $plays_want = $single->safe_psql('postgres', $plays_sql);
+cmp_ok(scalar(split /\n/, $plays_want), '>', 150, 'many listens and answers to compare');
+is($coord->safe_psql('postgres', $plays_sql), $plays_want,
+	'listens, statistics and charts from plays alike on the coordinator');
+# a poll seen before: reads only; a new listen of a stored track: one worker,
+# one-phase commit (its plays and charts shards are colocated)
+$cmds = remote_commands(poll('l01', 3));
+is(scalar(grep { /^(INSERT|UPDATE|DELETE|COPY)/i } @$cmds), 0, 'a poll seen before writes nothing')
+  or diag explain $cmds;
+my $new_poll = poll('l01', 4);
+$cmds = remote_commands($new_poll);
+$single->safe_psql('postgres', $new_poll);
+cmp_ok(scalar(grep { /^INSERT INTO music_tm\.plays_\d+/i } @$cmds), '>=', 1, 'a new poll inserts into plays');
+is(scalar(grep { /music_tm\.tracks_\d+/i && /^(INSERT|UPDATE)/i } @$cmds), 0, 'its tracks, all stored, are not written');
+is(scalar(grep { /PREPARE TRANSACTION/i } @$cmds), 0, 'one-phase commit')
+  or diag explain $cmds;
+my %nodes;
+/^(?:INSERT|UPDATE|DELETE|SELECT).*music_tm\.(?:plays|charts)_(\d+)/i && $nodes{$1}++ for @$cmds;
+cmp_ok(scalar(keys %nodes), '<=', 2, 'one plays shard and one charts shard (colocated)');
+
 # A member of music_tm_writer (not the tables' owner) records pages with
 # new tracks, and save_track then save_snapshot_row in one transaction.
 my $writes = q{
@@ -284,7 +360,8 @@ is($coord->safe_psql('postgres', $functions), $single->safe_psql('postgres', $fu
 $coord->safe_psql('postgres', 'DROP TABLE soak_pages');
 is( $coord->safe_psql('postgres',
 		'BEGIN; SELECT music_tm.drop_distributed_tables(); DROP EXTENSION music_tm; COMMIT;'),
-	"music_tm.charts\nmusic_tm.tracks", 'drop_distributed_tables(), then DROP EXTENSION');
+	"music_tm.charts\nmusic_tm.plays\nmusic_tm.unmatched_plays\nmusic_tm.tracks",
+	'drop_distributed_tables(), then DROP EXTENSION');
 for my $node (@citus)
 {
 	is( $node->safe_psql('postgres',

@@ -45,7 +45,7 @@ $_->safe_psql('postgres', 'ALTER EXTENSION music_tm UPDATE') for ($coord, $singl
 is(join(' ', map { $_->safe_psql('postgres', $version) } ($coord, @workers)), '2.1 2.1 2.1',
 	'ALTER EXTENSION music_tm UPDATE on the coordinator updates every node');
 is( $coord->safe_psql('postgres', 'SELECT action FROM music_tm.distribute()'),
-	"distributed\ndistributed", 'then distribute() moves the tables into shards');
+	"distributed\ndistributed\ndistributed\ndistributed", 'then distribute() moves the tables into shards');
 is($coord->safe_psql('postgres', $second), $single->safe_psql('postgres', $second),
 	'2.1, distributed: the other half recorded alike');
 
@@ -80,7 +80,8 @@ command_ok(
 	[ 'pg_restore', '--exit-on-error', '-d', 'dst', '-h', $coord->host, '-p', $coord->port, $dump ],
 	'pg_restore into the new database without an error');
 is( $coord->safe_psql('dst', 'SELECT table_name::text || \' \' || action FROM music_tm.distribute()'),
-	"music_tm.tracks distributed\nmusic_tm.charts distributed", 'distribute() on the restored copy');
+	"music_tm.tracks distributed\nmusic_tm.charts distributed\nmusic_tm.plays distributed\nmusic_tm.unmatched_plays distributed",
+	'distribute() on the restored copy');
 is($coord->safe_psql('dst', $TABLES_SQL), $coord->safe_psql('postgres', $TABLES_SQL),
 	'the restored copy holds the same data');
 is($coord->safe_psql('dst', $answers), $want, 'and answers alike');
