@@ -3,10 +3,13 @@
  *		The statements that write listens, once mtm_plays_merge (plays.c)
  *		has decided what each incoming listen is.
  *
- * Two statements, each naming the listener, so that a distributed database
+ * Statements that each name the listener, so that a distributed database
  * routes them to one shard: one UPDATE of the stored listens that another
- * source now confirms (arrays, unnest, joined on the primary key), one
- * INSERT of the new ones (arrays, unnest, ON CONFLICT DO NOTHING).  A value
+ * source now confirms (arrays, unnest, joined on the primary key), and the
+ * INSERT of the new ones as multi-row VALUES (ON CONFLICT DO NOTHING), up to
+ * INSERT_CHUNK rows a statement with a kept plan per row count: Citus runs
+ * INSERT ... SELECT through an intermediate result on a second connection
+ * (a two-phase commit for one worker), a VALUES insert straight.  A value
  * a source does not give is NULL in its array and leaves the stored value
  * as it is (coalesce), so whichever source comes first, the row ends with
  * what every source said.
@@ -30,25 +33,26 @@
 #define NCOLUMNS 13
 
 static SPIPlanPtr update_plan;
-static SPIPlanPtr insert_plan;
+
+#define INSERT_CHUNK 64
+#define INSERT_COLS (2 + NCOLUMNS)	/* per row: ended_at, track_id, sources */
+static SPIPlanPtr insert_plans[INSERT_CHUNK + 1];
+
+/* The type of each source column, in SOURCE_COLUMNS order. */
+static const Oid source_types[NCOLUMNS] = {TEXTOID, INT4OID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, BOOLOID, BOOLOID,
+TIMESTAMPTZOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID};
 
 static void
 PreparePlans(void)
 {
-	Oid			shared[NCOLUMNS] = {TEXTARRAYOID, INT4ARRAYOID,
-		TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-		BOOLARRAYOID, BOOLARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID,
-	BOOLARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	Oid			t_update[4 + NCOLUMNS] = {TEXTOID, TIMESTAMPTZARRAYOID,
 	TEXTARRAYOID, TIMESTAMPTZARRAYOID};
-	Oid			t_insert[4 + NCOLUMNS] = {TEXTOID, TIMESTAMPTZOID,
-	TIMESTAMPTZARRAYOID, TEXTARRAYOID};
 
-	/* the last one made: an error while preparing leaves it NULL */
-	if (insert_plan != NULL)
+	if (update_plan != NULL)
 		return;
-	memcpy(t_update + 4, shared, sizeof(shared));
-	memcpy(t_insert + 4, shared, sizeof(shared));
+	for (int c = 0; c < NCOLUMNS; c++)
+		t_update[4 + c] = get_array_type(source_types[c]);
 	update_plan = mtm_prepare_kept(
 		"UPDATE music_tm.plays AS p SET ended_at = u.new_end,"
 		" playable_id = coalesce(u.playable_id, p.playable_id),"
@@ -75,17 +79,95 @@ PreparePlans(void)
 		" AND p.ended_at OPERATOR(pg_catalog.=) u.old_end"
 		" AND p.track_id OPERATOR(pg_catalog.=) u.track_id",
 		4 + NCOLUMNS, t_update);
-	insert_plan = mtm_prepare_kept(
-		"INSERT INTO music_tm.plays (listener, recorded_at, ended_at, track_id, "
-		SOURCE_COLUMNS ")"
-		" SELECT $1, $2, u.* FROM ROWS FROM (pg_catalog.unnest($3),"
-		"  pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6),"
-		"  pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9),"
-		"  pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12),"
-		"  pg_catalog.unnest($13), pg_catalog.unnest($14), pg_catalog.unnest($15),"
-		"  pg_catalog.unnest($16), pg_catalog.unnest($17)) AS u"
-		" ON CONFLICT (listener, ended_at, track_id) DO NOTHING",
-		4 + NCOLUMNS, t_insert);
+}
+
+/*
+ * The kept INSERT of rows new listens: $1 listener, $2 recorded_at, then
+ * INSERT_COLS parameters per row.
+ */
+static SPIPlanPtr
+InsertPlan(int rows)
+{
+	int			nargs = 2 + rows * INSERT_COLS;
+	Oid		   *types;
+	StringInfoData sql;
+
+	Assert(rows >= 1 && rows <= INSERT_CHUNK);
+	if (insert_plans[rows] != NULL)
+		return insert_plans[rows];
+	types = palloc(sizeof(Oid) * nargs);
+	types[0] = TEXTOID;
+	types[1] = TIMESTAMPTZOID;
+	initStringInfo(&sql);
+	appendStringInfoString(&sql,
+						   "INSERT INTO music_tm.plays (listener, recorded_at, ended_at, track_id, "
+						   SOURCE_COLUMNS ") VALUES ");
+	for (int r = 0; r < rows; r++)
+	{
+		int			first = 2 + r * INSERT_COLS;
+
+		appendStringInfoString(&sql, r > 0 ? ", ($1, $2" : "($1, $2");
+		for (int c = 0; c < INSERT_COLS; c++)
+			appendStringInfo(&sql, ", $%d", first + c + 1);
+		appendStringInfoChar(&sql, ')');
+		types[first] = TIMESTAMPTZOID;
+		types[first + 1] = TEXTOID;
+		memcpy(&types[first + 2], source_types, sizeof(source_types));
+	}
+	appendStringInfoString(&sql, " ON CONFLICT (listener, ended_at, track_id) DO NOTHING");
+	insert_plans[rows] = mtm_prepare_kept(sql.data, nargs, types);
+	pfree(sql.data);
+	pfree(types);
+	return insert_plans[rows];
+}
+
+/* A text Datum, or a null one (*isnull = 'n') for a NULL string. */
+static Datum
+NullableText(const char *s, char *isnull)
+{
+	*isnull = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/* A boolean Datum from -1 (NULL) / 0 / 1. */
+static Datum
+NullableBool(int8 b, char *isnull)
+{
+	*isnull = b < 0 ? 'n' : ' ';
+	return BoolGetDatum(b > 0);
+}
+
+/*
+ * One new listen's parameters, in InsertPlan's order: ended_at, track_id and
+ * the source columns (the source's own time in its column, NULL in the
+ * others).
+ */
+static void
+RowArgs(const MtmPlay *p, MtmPlaySource source, Datum *v, char *n)
+{
+	memset(n, ' ', INSERT_COLS);
+	v[0] = TimestampTzGetDatum(p->new_end);
+	v[1] = CStringGetTextDatum(p->row_track);
+	v[2] = NullableText(p->playable_id, &n[2]);
+	v[3] = Int32GetDatum(p->ms_played);
+	n[3] = p->has_ms ? ' ' : 'n';
+	for (int k = 0; k < 3; k++)
+	{
+		MtmPlaySource col = k == 0 ? MTM_SOURCE_RECENT :
+			k == 1 ? MTM_SOURCE_EXPORT : MTM_SOURCE_ACCOUNT;
+
+		v[4 + k] = TimestampTzGetDatum(p->at);
+		n[4 + k] = source == col ? ' ' : 'n';
+	}
+	v[7] = NullableBool(p->skipped, &n[7]);
+	v[8] = NullableBool(p->shuffle, &n[8]);
+	v[9] = NullableBool(p->offline, &n[9]);
+	v[10] = TimestampTzGetDatum(p->offline_at);
+	n[10] = p->has_offline_at ? ' ' : 'n';
+	v[11] = NullableBool(p->incognito, &n[11]);
+	v[12] = NullableText(p->reason_start, &n[12]);
+	v[13] = NullableText(p->reason_end, &n[13]);
+	v[14] = NullableText(p->context_uri, &n[14]);
 }
 
 static Datum
@@ -288,20 +370,29 @@ mtm_plays_write(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 		npending = nleft;
 	}
 
-	if (nfresh > 0)
+	for (int first = 0; first < nfresh; first += INSERT_CHUNK)
 	{
-		Datum		args[4 + NCOLUMNS];
+		int			rows = Min(INSERT_CHUNK, nfresh - first);
+		int			nargs = 2 + rows * INSERT_COLS;
+		Datum	   *vals = palloc(sizeof(Datum) * nargs);
+		char	   *nulls = palloc(nargs + 1);
 		int			ret;
 
-		args[0] = listener;
-		args[1] = TimestampTzGetDatum(now);
-		KeyArgs(fresh, nfresh, false, &args[2], &args[3]);
-		SourceArgs(fresh, nfresh, source, args + 4);
-		ret = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+		CHECK_FOR_INTERRUPTS();
+		vals[0] = listener;
+		vals[1] = TimestampTzGetDatum(now);
+		nulls[0] = nulls[1] = ' ';
+		nulls[nargs] = '\0';
+		for (int r = 0; r < rows; r++)
+			RowArgs(fresh[first + r], source, &vals[2 + r * INSERT_COLS],
+					&nulls[2 + r * INSERT_COLS]);
+		ret = SPI_execute_plan(InsertPlan(rows), vals, nulls, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "writing music_tm.plays failed: %s", SPI_result_code_string(ret));
 		counts->inserted += SPI_processed;
 		/* a stored listen of the same track and end: already there */
-		counts->duplicates += nfresh - SPI_processed;
+		counts->duplicates += rows - SPI_processed;
+		pfree(vals);
+		pfree(nulls);
 	}
 }
