@@ -271,6 +271,28 @@ my %nodes;
 /^(?:INSERT|UPDATE|DELETE|SELECT).*music_tm\.(?:plays|charts)_(\d+)/i && $nodes{$1}++ for @$cmds;
 cmp_ok(scalar(keys %nodes), '<=', 2, 'one plays shard and one charts shard (colocated)');
 
+# an export that confirms listens a poll stored (same track, its ts the
+# poll's played_at): an UPDATE of plays routed to the listener's shard
+my @confirm;
+for my $i (0 .. 9)
+{
+	my $t = 1 + ($i * 3 + 4) % 30;
+	push @confirm, qq({"ts": "2026-10-04T${\ sprintf('%02d', 10 + $i)}:00:00Z", "ms_played": 180000, )
+	  . qq("spotify_track_uri": "spotify:track:${\ ($t % 7 == 0 ? "trk$t" : "trk$t")}", "master_metadata_track_name": "Track $t", )
+	  . qq("master_metadata_album_artist_name": "Artist ${\ ($t % 4)}", "master_metadata_album_album_name": "Album", )
+	  . qq("reason_start": "trackdone", "reason_end": "trackdone", "shuffle": false, "skipped": false, )
+	  . qq("offline": false, "offline_timestamp": null, "incognito_mode": false});
+}
+my $confirm = "SELECT plays_matched FROM music_tm.import_streaming_history('[" . join(', ', @confirm) . "]', 'l01');";
+$cmds = remote_commands($confirm);
+my $matched = $single->safe_psql('postgres', $confirm);
+cmp_ok($matched, '>', 0, 'the export confirms listens the poll stored');
+cmp_ok(scalar(grep { /^UPDATE music_tm\.plays_\d+/i } @$cmds), '>=', 1, 'confirming them is an UPDATE of plays');
+is(scalar(grep { /PREPARE TRANSACTION/i } @$cmds), 0, 'in one phase')
+  or diag explain $cmds;
+is($coord->safe_psql('postgres', $plays_sql), $single->safe_psql('postgres', $plays_sql),
+	'and the listens and answers stay alike');
+
 # A member of music_tm_writer (not the tables' owner) records pages with
 # new tracks, and save_track then save_snapshot_row in one transaction.
 my $writes = q{
