@@ -15,6 +15,9 @@
 #include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "utils/builtins.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 #include "tenancy.h"
 
