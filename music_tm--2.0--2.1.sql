@@ -33,7 +33,8 @@ DECLARE
     roles_expr text;
     t text;
 BEGIN
-    IF NOT EXISTS (SELECT FROM music_tm.listener_isolation) THEN
+    PERFORM FROM music_tm.listener_isolation;
+    IF NOT FOUND THEN
         rows_expr := 'true';
         roles_expr := 'true';
     ELSE
@@ -114,8 +115,8 @@ DECLARE
     trig name;
     rel pg_catalog.regclass;
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension
-                    WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+    PERFORM FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus';
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'music_tm.distribute() needs the citus extension'
           USING ERRCODE = 'feature_not_supported',
                 DETAIL = pg_catalog.format('The extension citus is not installed in database "%s".',
