@@ -190,14 +190,23 @@ def generate(entries, per_file, start, seed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outdir")
+    ap.add_argument("outdir", nargs="?", help="directory to write the files into")
+    ap.add_argument("--jsonl", action="store_true",
+                    help="instead, print one line per file: {\"file\": name, \"entries\": [...]}")
     ap.add_argument("--entries", type=int, default=24000)
     ap.add_argument("--per-file", type=int, default=6000)
     ap.add_argument("--start", default="2021-06-01")
     ap.add_argument("--seed", type=int, default=14)
     a = ap.parse_args()
+    files = generate(a.entries, a.per_file, datetime.date.fromisoformat(a.start), a.seed)
+    if a.jsonl:
+        for name, content in files:
+            print(json.dumps({"file": name, "entries": content}, ensure_ascii=False))
+        return
+    if not a.outdir:
+        ap.error("give an output directory, or --jsonl")
     os.makedirs(a.outdir, exist_ok=True)
-    for name, content in generate(a.entries, a.per_file, datetime.date.fromisoformat(a.start), a.seed):
+    for name, content in files:
         with open(os.path.join(a.outdir, name), "w", encoding="utf-8") as f:
             json.dump(content, f, ensure_ascii=False, indent=1)
         print(f"{name}: {len(content)} entries")
