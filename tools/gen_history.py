@@ -99,6 +99,9 @@ def listens(entries, start, seed):
         for hour in sessions:
             t = datetime.datetime.combine(day, datetime.time(hour, rng.randint(0, 59)),
                                           tzinfo=datetime.timezone.utc)
+            # one stream at a time: a session starts after the last one ended
+            if out and t <= out[-1]["end"]:
+                t = out[-1]["end"] + datetime.timedelta(minutes=rng.randint(5, 90))
             for _ in range(per):
                 if len(out) >= entries or count == 0:
                     break
@@ -109,8 +112,7 @@ def listens(entries, start, seed):
                             "reason_end": reason_end, "shuffle": rng.random() < 0.4,
                             "offline": rng.random() < 0.05, "platform": rng.choice(PLATFORMS),
                             "show": rng.choice(SHOWS), "ep": rng.randint(1, 300)})
-        day += datetime.timedelta(days=1)
-    out.sort(key=lambda x: x["end"])
+        day = max(day + datetime.timedelta(days=1), out[-1]["end"].date() if out else day)
     return out
 
 
