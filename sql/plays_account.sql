@@ -103,6 +103,21 @@ SELECT plays_matched FROM music_tm.import_streaming_history('[
 ]', 'skips');
 SELECT * FROM pg_temp.rows('skips');
 
+-- 5b. a full play and a skip of one track a moment later end in the same
+--     second of the extended export: two listens (told apart by their
+--     milliseconds); importing the file again writes nothing; the account
+--     data of both joins each
+SELECT plays_inserted, plays_unchanged FROM music_tm.import_streaming_history('[
+  {"ts": "2024-05-07T10:00:01Z", "ms_played": 200000, "spotify_track_uri": "spotify:track:one", "master_metadata_track_name": "Solo"},
+  {"ts": "2024-05-07T10:00:01Z", "ms_played": 0, "spotify_track_uri": "spotify:track:one", "master_metadata_track_name": "Solo"}
+]', 'same');
+SELECT plays_inserted, plays_unchanged FROM music_tm.import_streaming_history('[
+  {"ts": "2024-05-07T10:00:01Z", "ms_played": 200000, "spotify_track_uri": "spotify:track:one", "master_metadata_track_name": "Solo"},
+  {"ts": "2024-05-07T10:00:01Z", "ms_played": 0, "spotify_track_uri": "spotify:track:one", "master_metadata_track_name": "Solo"}
+]', 'same');
+SELECT pg_temp.acct('same', 'Ann|Solo|2024-05-07 10:00|200000', 'Ann|Solo|2024-05-07 10:00|0');
+SELECT * FROM pg_temp.rows('same');
+
 -- 6. recently-played and account data: played_at the start (played_at +
 --    msPlayed in the span) or the end
 SELECT plays_inserted FROM music_tm.record_recently_played(

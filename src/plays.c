@@ -24,7 +24,9 @@
  * repeats an older one's ts.  So within one source, a listen is known again
  * by its track and its exact time (a replay), and two different times are
  * two listens, however close: two real plays of one track minutes apart
- * both stay.
+ * both stay.  The exports' times are whole seconds or minutes, so there the
+ * same time is the same listen only with the same milliseconds played (a
+ * skip a moment after a full play of one track ends in the same second).
  *
  * Across sources, a recently-played item (played_at p) and an export entry
  * (ts t, ms_played m) of the same track are one listen when
@@ -48,8 +50,7 @@
  * It is one listen with an export entry ending in that span, or with a
  * recently-played item whose played_at, or played_at + msPlayed, falls in
  * it; closest to endTime + 15 s first, an equal msPlayed before a different
- * one.  Within the account data, the same minute, track and msPlayed is the
- * same listen.
+ * one.
  *
  * The track is the canonical id recently-played gives (linked_from.id of a
  * relinked track) or the id in the export's spotify_track_uri; an export id
@@ -392,7 +393,9 @@ IsReplay(const MtmPlay *p, MtmPlaySource source, const StoredPlay *sp)
 			return sp->has_played_at && sp->played_at == p->at &&
 				strcmp(sp->track_id, p->track_id) == 0;
 		case MTM_SOURCE_EXPORT:
-			return sp->has_export_ts && sp->export_ts == p->at;
+			/* a listen's ms_played is the export's own, never overwritten */
+			return sp->has_export_ts && sp->export_ts == p->at &&
+				(!sp->has_ms || sp->ms_played == p->ms_played);
 		case MTM_SOURCE_ACCOUNT:
 			/* an export may have brought its own msPlayed since */
 			return sp->has_account && sp->account_end == p->at &&
@@ -491,10 +494,11 @@ KeepKeysUnique(StoredPlay *s, int ns)
 }
 
 /*
- * A new account-data listen ends at its minute; two listens of one track in
- * one minute (skips) are told apart in the key by microseconds.  plays is
- * sorted by track and time, so the ones of one track and minute are next to
- * each other.
+ * The end of a new listen of an export: its ts (whole seconds) or its
+ * account-data minute.  Two listens of one track that end in the same second
+ * (a skip right after a play) or minute are told apart in the key by
+ * microseconds.  plays is sorted by track and time, so the ones of one track
+ * and time are next to each other.
  */
 static void
 AccountEnds(MtmPlay *plays, int n, StoredPlay **keys, int ns)
@@ -569,7 +573,7 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 		p->row_end = p->new_end = p->at;
 		if (i > 0 && plays[i - 1].at == p->at &&
 			strcmp(plays[i - 1].track_id, p->track_id) == 0 &&
-			(source != MTM_SOURCE_ACCOUNT || plays[i - 1].ms_played == p->ms_played))
+			(source == MTM_SOURCE_RECENT || plays[i - 1].ms_played == p->ms_played))
 			p->fate = MTM_PLAY_DUPLICATE;
 		lo = Min(lo, p->at - ms - MTM_ACCOUNT_EARLY - MTM_ACCOUNT_LATE);
 		hi = Max(hi, p->at + (source == MTM_SOURCE_RECENT ? MTM_PLAY_LONGEST : 0) +
@@ -713,7 +717,7 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 				break;
 		}
 	}
-	if (source == MTM_SOURCE_ACCOUNT)
+	if (source != MTM_SOURCE_RECENT)
 		AccountEnds(plays, n, keys, ns);
 	mtm_plays_write(listener, source, plays, n, now, counts);
 

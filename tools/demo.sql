@@ -150,3 +150,46 @@ GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1 \gset
 SELECT * FROM music_tm.artist_run_stats(:'top_artist', 'short_term');
 SELECT snapshot_date, tracks, best_rank FROM music_tm.artist_history(:'top_artist', 'short_term')
 ORDER BY snapshot_date DESC LIMIT 5;
+
+\echo
+\echo '== Listening history: a generated data export (tools/gen_history.py), one call per file'
+\echo '   endsong_*.json (older generation), Streaming_History_Audio_*.json, the account data;'
+\echo '   skips, plays under 30 s, episodes, audiobooks, rows without metadata, offline plays'
+CREATE TEMP TABLE history (doc jsonb);
+\copy history FROM PROGRAM 'python3 tools/gen_history.py --jsonl' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02')
+SELECT doc->>'file' AS file, r.format, r.entries, r.plays_inserted, r.plays_matched, r.plays_unchanged,
+       r.episodes, r.audiobooks, r.without_track, r.unmatched
+FROM (SELECT doc FROM history ORDER BY doc->>'file' LIKE 'StreamingHistory%', doc->'entries'->0->>'ts') h,
+     LATERAL music_tm.import_streaming_history(h.doc->'entries', 'demo') r;
+
+\echo
+\echo '== The newest extended file imported again: nothing written'
+SELECT r.entries, r.plays_inserted, r.plays_unchanged
+FROM (SELECT doc FROM history WHERE doc->>'file' LIKE 'Streaming_History_Audio%'
+      ORDER BY doc->>'file' DESC LIMIT 1) h,
+     LATERAL music_tm.import_streaming_history(h.doc->'entries', 'demo') r;
+
+\echo
+\echo '== A weekly chart from plays (music_tm.chart_as_of on the plays_week series), top 10'
+SELECT max(snapshot_date) - 70 AS week_day FROM music_tm.charts
+WHERE listener = 'demo' AND time_range = 'plays_week' \gset
+SELECT c.snapshot_date AS week, c.rank, c.status, c.last_position, c.peak, c.periods_on_chart AS weeks, t.name, t.artist_name
+FROM music_tm.chart_as_of(:'week_day', 'plays_week', 'demo') c JOIN music_tm.tracks t USING (track_id)
+WHERE c.rank <= 10 ORDER BY c.rank;
+
+\echo
+\echo '== That week''s number one: its run on the weekly chart, and its sparkline'
+SELECT track_id AS no1 FROM music_tm.chart_as_of(:'week_day', 'plays_week', 'demo') WHERE rank = 1 \gset
+SELECT track_id, debut, peak, peak_date, periods_on_chart AS weeks, periods_at_no1 AS weeks_at_no1, longest_streak
+FROM music_tm.run_stats(:'no1', 'plays_week', 'demo');
+SELECT music_tm.sparkline(:'no1', 'plays_week', 'demo') AS weekly_sparkline;
+
+\echo
+\echo '== Top artists of 2022 (music_tm.top_artists)'
+SELECT * FROM music_tm.top_artists('demo', '2022-01-01', '2023-01-01', 5);
+
+\echo
+\echo '== On this day: what was played on the last listen''s date in earlier years (music_tm.on_this_day)'
+SELECT (max(ended_at) AT TIME ZONE 'UTC')::date AS last_day FROM music_tm.plays WHERE listener = 'demo' \gset
+SELECT year, to_char(ended_at AT TIME ZONE 'UTC', 'HH24:MI') AS at_utc, name, artist_name, ms_played
+FROM music_tm.on_this_day('demo', :'last_day') ORDER BY ended_at LIMIT 10;

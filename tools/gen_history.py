@@ -99,6 +99,9 @@ def listens(entries, start, seed):
         for hour in sessions:
             t = datetime.datetime.combine(day, datetime.time(hour, rng.randint(0, 59)),
                                           tzinfo=datetime.timezone.utc)
+            # one stream at a time: a session starts after the last one ended
+            if out and t <= out[-1]["end"]:
+                t = out[-1]["end"] + datetime.timedelta(minutes=rng.randint(5, 90))
             for _ in range(per):
                 if len(out) >= entries or count == 0:
                     break
@@ -109,8 +112,7 @@ def listens(entries, start, seed):
                             "reason_end": reason_end, "shuffle": rng.random() < 0.4,
                             "offline": rng.random() < 0.05, "platform": rng.choice(PLATFORMS),
                             "show": rng.choice(SHOWS), "ep": rng.randint(1, 300)})
-        day += datetime.timedelta(days=1)
-    out.sort(key=lambda x: x["end"])
+        day = max(day + datetime.timedelta(days=1), out[-1]["end"].date() if out else day)
     return out
 
 
@@ -190,14 +192,23 @@ def generate(entries, per_file, start, seed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outdir")
+    ap.add_argument("outdir", nargs="?", help="directory to write the files into")
+    ap.add_argument("--jsonl", action="store_true",
+                    help="instead, print one line per file: {\"file\": name, \"entries\": [...]}")
     ap.add_argument("--entries", type=int, default=24000)
     ap.add_argument("--per-file", type=int, default=6000)
     ap.add_argument("--start", default="2021-06-01")
     ap.add_argument("--seed", type=int, default=14)
     a = ap.parse_args()
+    files = generate(a.entries, a.per_file, datetime.date.fromisoformat(a.start), a.seed)
+    if a.jsonl:
+        for name, content in files:
+            print(json.dumps({"file": name, "entries": content}, ensure_ascii=False))
+        return
+    if not a.outdir:
+        ap.error("give an output directory, or --jsonl")
     os.makedirs(a.outdir, exist_ok=True)
-    for name, content in generate(a.entries, a.per_file, datetime.date.fromisoformat(a.start), a.seed):
+    for name, content in files:
         with open(os.path.join(a.outdir, name), "w", encoding="utf-8") as f:
             json.dump(content, f, ensure_ascii=False, indent=1)
         print(f"{name}: {len(content)} entries")
