@@ -4,7 +4,7 @@
 
 EXTENSION = music_tm
 MODULE_big = music_tm
-OBJS = src/common.o src/chart_store.o src/integrity.o src/ingest.o \
+OBJS = src/common.o src/chart_store.o src/track_store.o src/integrity.o src/ingest.o \
        src/ingest_page.o src/extract.o src/extract_read.o \
        src/extract_fields.o src/history.o src/chart.o src/history_stats.o \
        src/pictures.o src/tenancy.o src/plays.o src/plays_recent.o \

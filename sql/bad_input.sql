@@ -46,6 +46,7 @@ FROM (VALUES
   ('null rank',         $q$SELECT music_tm.save_snapshot_row('t', '2026-01-01', 'short_term', NULL)$q$),
   ('null listener',     $q$SELECT music_tm.save_snapshot_row('t', '2026-01-01', 'short_term', 1, NULL)$q$),
   ('unknown range',     $q$SELECT music_tm.save_snapshot_row('t', '2026-01-01', 'all_time', 1)$q$),
+  ('plays range',       $q$SELECT music_tm.save_snapshot_row('t', '2026-01-01', 'plays_month', 1)$q$),
   ('rank 0',            $q$SELECT music_tm.save_snapshot_row('t', '2026-01-01', 'short_term', 0)$q$),
   ('rank -3',           $q$SELECT music_tm.save_snapshot_row('t', '2026-01-01', 'short_term', -3)$q$),
   ('rank 1001',         $q$SELECT music_tm.save_snapshot_row('t', '2026-01-01', 'short_term', 1001)$q$),

@@ -66,7 +66,8 @@ FROM (VALUES
   ('null listener',  $q$SELECT music_tm.record_top_tracks('short_term', '[]', '2026-06-01', NULL)$q$),
   ('empty listener', $q$SELECT music_tm.record_top_tracks('short_term', '[]', '2026-06-01', '')$q$),
   ('unknown range',  $q$SELECT music_tm.record_top_tracks('forever', '[]', '2026-06-01')$q$),
-  ('infinite date',  $q$SELECT music_tm.record_top_tracks('short_term', '[]', '-infinity')$q$)
+  ('infinite date',  $q$SELECT music_tm.record_top_tracks('short_term', '[]', '-infinity')$q$),
+  ('plays range',    $q$SELECT music_tm.record_top_tracks('plays_week', '[{"id": "a", "name": "A"}]', '2026-06-01')$q$)
 ) AS cases(c, s);
 
 -- a bad item late in the page: nothing of the page is written

@@ -144,22 +144,7 @@ extern int32 mtm_ids_find(ArrayType *ids, const text *id);
 extern bool mtm_chart_at(const MtmSeries *s, DateADT as_of, DateADT *date,
 						 ArrayType **ids, DateADT *prev_date, bool *has_prev);
 
-/*
- * Storing tracks in batches, for the families that meet tracks besides
- * record_top_tracks (plays): see chart_store.c.
- */
-typedef struct MtmTrackCounts
-{
-	int64		inserted;
-	int64		updated;
-	int64		unchanged;
-} MtmTrackCounts;
-
 extern void mtm_chart_delete(const MtmSeries *s, Datum date);
 
-struct MtmTrackRow;
-extern void mtm_store_track_rows(const struct MtmTrackRow *rows, int n,
-								 TimestampTz now, bool stubs_only,
-								 MtmTrackCounts *counts);
 
 #endif							/* MUSIC_TM_CHART_STORE_H */

@@ -42,6 +42,26 @@ mtm_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 				 errmsg("argument \"%s\" must not be null", argname)));
 }
 
+/*
+ * A time_range argument that a top-tracks writer may write: Spotify's
+ * short_term, medium_term and long_term.  The plays_* series are made from
+ * listens by the plays family and would be overwritten by its next refresh.
+ */
+void
+mtm_require_top_range(FunctionCallInfo fcinfo, int argno, const char *funcname)
+{
+	char	   *label;
+
+	mtm_require_arg(fcinfo, argno, "time_range");
+	label = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(argno)));
+	if (strncmp(label, "plays_", 6) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time range %s holds charts made from listens", label),
+				 errdetail("Argument \"time_range\" of music_tm.%s is %s.", funcname, label),
+				 errhint("Charts of the plays_* ranges are made by record_recently_played, import_streaming_history and rebuild_play_charts.")));
+}
+
 /* Where a value sits, for error details: "items[3]" or "the track object". */
 const char *
 mtm_where_desc(const MtmWhere *where)

@@ -27,6 +27,7 @@
 #include "chart_store.h"
 #include "common.h"
 #include "ingest.h"
+#include "track_store.h"
 
 PG_FUNCTION_INFO_V1(save_track);
 PG_FUNCTION_INFO_V1(save_snapshot_row);
@@ -34,180 +35,6 @@ PG_FUNCTION_INFO_V1(save_snapshot_row);
 /* Plans kept for the life of the backend. */
 static SPIPlanPtr track_hash_plan = NULL;
 static SPIPlanPtr track_upsert_plan = NULL;
-
-/* Raise the error for a field of a track object that has the wrong type. */
-static void
-FieldTypeError(const MtmWhere *where, const char *field, const char *expected,
-			   const JsonbValue *got)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("field \"%s\" of a track object must be %s", field, expected),
-			 errdetail("Found a JSON %s in field \"%s\" of %s.",
-					   mtm_jsonb_type_name(got), field, mtm_where_desc(where))));
-}
-
-/* A string field that may be absent or JSON null (NULL then). */
-static char *
-OptionalString(JsonbContainer *obj, const char *key, const char *field,
-			   const MtmWhere *where)
-{
-	JsonbValue	v;
-	JsonbValue *found = mtm_field(obj, key, &v);
-
-	if (found == NULL || found->type == jbvNull)
-		return NULL;
-	if (found->type != jbvString)
-		FieldTypeError(where, field, "a string", found);
-	return mtm_string_or_null(found);
-}
-
-/* An object field that may be absent or JSON null (NULL then). */
-static JsonbContainer *
-OptionalObject(JsonbContainer *obj, const char *key, const char *field,
-			   const MtmWhere *where, JsonbValue *scratch)
-{
-	JsonbValue *found = mtm_field(obj, key, scratch);
-
-	if (found == NULL || found->type == jbvNull)
-		return NULL;
-	if (!mtm_is_object(found))
-		FieldTypeError(where, field, "an object", found);
-	return found->val.binary.data;
-}
-
-/* A required, non-empty string field such as "id" or "linked_from.id". */
-static char *
-RequiredId(JsonbContainer *obj, const char *field, const MtmWhere *where)
-{
-	JsonbValue	v;
-	JsonbValue *found = mtm_field(obj, "id", &v);
-
-	if (found == NULL || found->type == jbvNull)
-	{
-		JsonbValue	local;
-		JsonbValue *is_local = mtm_field(obj, "is_local", &local);
-		bool		local_file = is_local && is_local->type == jbvBool &&
-			is_local->val.boolean;
-
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("track object has no \"%s\"", field),
-				 errdetail("Field \"%s\" of %s is %s.", field,
-						   mtm_where_desc(where), found ? "null" : "missing"),
-				 local_file ?
-				 errhint("Local files (\"is_local\": true) have no Spotify id and cannot be stored as tracks.") : 0));
-	}
-	if (found->type != jbvString)
-		FieldTypeError(where, field, "a string", found);
-	if (found->val.string.len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("field \"%s\" of a track object must not be empty", field),
-				 errdetail("Field \"%s\" of %s is \"\".", field,
-						   mtm_where_desc(where))));
-	return mtm_string_or_null(found);
-}
-
-/*
- * Check a track object and pull out the columns of music_tm.tracks.
- * Required: a non-empty string "id" and a string "name".  Optional, but typed
- * when present: linked_from (object with a non-empty string id), artists
- * (array of objects), album (object), duration_ms (a whole number
- * 0..2^31-1) and external_urls (object).
- *
- * A relinked track (Spotify swapped in a playable twin) is stored under
- * linked_from.id, the id that was asked for, so that one song keeps one row
- * and one chart history however often the playable id changes.
- */
-void
-mtm_parse_track(Jsonb *track, const MtmWhere *where, MtmTrackRow *row)
-{
-	JsonbContainer *obj = &track->root;
-	JsonbValue	v;
-	JsonbValue *found;
-	JsonbContainer *sub;
-
-	if (!JB_ROOT_IS_OBJECT(track) || JB_ROOT_IS_SCALAR(track))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a track must be a JSON object"),
-				 errdetail("Found a JSON %s where %s should be.",
-						   JB_ROOT_IS_SCALAR(track) ? "scalar" : "array",
-						   mtm_where_desc(where))));
-
-	memset(row, 0, sizeof(*row));
-
-	row->track_id = RequiredId(obj, "id", where);
-	sub = OptionalObject(obj, "linked_from", "linked_from", where, &v);
-	if (sub != NULL)
-	{
-		char	   *original = RequiredId(sub, "linked_from.id", where);
-
-		if (strcmp(original, row->track_id) != 0)
-		{
-			row->playable_id = row->track_id;
-			row->track_id = original;
-		}
-	}
-
-	found = mtm_field(obj, "name", &v);
-	if (found == NULL || found->type == jbvNull)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("track object has no \"name\""),
-				 errdetail("Field \"name\" of %s is %s.", mtm_where_desc(where),
-						   found ? "null" : "missing")));
-	if (found->type != jbvString)
-		FieldTypeError(where, "name", "a string", found);
-	row->name = mtm_string_or_null(found);
-
-	/* artists[0].name */
-	found = mtm_field(obj, "artists", &v);
-	if (found != NULL && found->type != jbvNull)
-	{
-		JsonbValue *first;
-
-		if (!mtm_is_array(found))
-			FieldTypeError(where, "artists", "an array", found);
-		first = getIthJsonbValueFromContainer(found->val.binary.data, 0);
-		if (first != NULL && first->type != jbvNull)
-		{
-			if (!mtm_is_object(first))
-				FieldTypeError(where, "artists[0]", "an object", first);
-			row->artist_name = OptionalString(first->val.binary.data, "name",
-											  "artists[0].name", where);
-		}
-	}
-
-	sub = OptionalObject(obj, "album", "album", where, &v);
-	if (sub != NULL)
-		row->album_name = OptionalString(sub, "name", "album.name", where);
-
-	found = mtm_field(obj, "duration_ms", &v);
-	if (found != NULL && found->type != jbvNull)
-	{
-		if (found->type != jbvNumeric)
-			FieldTypeError(where, "duration_ms", "a number", found);
-		if (!mtm_numeric_int32(found, &row->duration_ms) || row->duration_ms < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("field \"duration_ms\" of a track object must be a whole number between 0 and 2147483647"),
-					 errdetail("Found %s in field \"duration_ms\" of %s.",
-							   DatumGetCString(DirectFunctionCall1(numeric_out,
-																   NumericGetDatum(found->val.numeric))),
-							   mtm_where_desc(where))));
-		row->has_duration = true;
-	}
-
-	sub = OptionalObject(obj, "external_urls", "external_urls", where, &v);
-	if (sub != NULL)
-		row->spotify_url = OptionalString(sub, "spotify",
-										  "external_urls.spotify", where);
-
-	row->raw_json = track;
-	row->content_hash = mtm_jsonb_hash(track);
-}
 
 const char *
 mtm_write_result_name(MtmWriteResult r)
@@ -382,7 +209,7 @@ save_snapshot_row(PG_FUNCTION_ARGS)
 
 	mtm_require_arg(fcinfo, 0, "track_id");
 	mtm_require_arg(fcinfo, 1, "snapshot_date");
-	mtm_require_arg(fcinfo, 2, "time_range");
+	mtm_require_top_range(fcinfo, 2, "save_snapshot_row");
 	mtm_require_arg(fcinfo, 3, "rank");
 	mtm_require_arg(fcinfo, 4, "listener");
 

@@ -1,6 +1,6 @@
 /*
  * ingest.h
- *		Snapshot upsert: storing Spotify track objects and chart entries.
+ *		Snapshot upsert: save_track, save_snapshot_row, record_top_tracks.
  */
 #ifndef MUSIC_TM_INGEST_H
 #define MUSIC_TM_INGEST_H
@@ -11,42 +11,7 @@
 #include "utils/timestamp.h"
 
 #include "common.h"
-
-/* The columns of music_tm.tracks that come out of one track object. */
-typedef struct MtmTrackRow
-{
-	char	   *track_id;		/* canonical: linked_from.id when relinked */
-	char	   *playable_id;	/* top-level id when relinked, else NULL */
-	char	   *name;
-	char	   *artist_name;	/* first artist, NULL when none */
-	char	   *album_name;		/* NULL when no album */
-	bool		has_duration;
-	int32		duration_ms;
-	char	   *spotify_url;	/* external_urls.spotify, NULL when none */
-	Jsonb	   *raw_json;		/* the object as given */
-	int64		content_hash;	/* mtm_jsonb_hash(raw_json) */
-} MtmTrackRow;
-
-/*
- * The two ends of the statement that stores tracks, shared by save_track
- * (one row) and record_top_tracks (a page: one VALUES row per track); the
- * last parameter is the transaction's start time.  An object whose content hash is unchanged is
- * not rewritten, and RETURNING tells an insert (xmax 0) from an update.
- */
-#define MTM_TRACK_INSERT \
-	"INSERT INTO music_tm.tracks AS t" \
-	" (track_id, name, artist_name, album_name, duration_ms," \
-	"  spotify_url, raw_json, content_hash, created_at, updated_at)"
-#define MTM_TRACK_ON_CONFLICT \
-	" ON CONFLICT (track_id) DO UPDATE SET" \
-	"  name = EXCLUDED.name, artist_name = EXCLUDED.artist_name," \
-	"  album_name = EXCLUDED.album_name," \
-	"  duration_ms = EXCLUDED.duration_ms," \
-	"  spotify_url = EXCLUDED.spotify_url, raw_json = EXCLUDED.raw_json," \
-	"  content_hash = EXCLUDED.content_hash," \
-	"  updated_at = EXCLUDED.updated_at" \
-	" WHERE t.content_hash OPERATOR(pg_catalog.<>) EXCLUDED.content_hash" \
-	" RETURNING t.xmax OPERATOR(pg_catalog.=) 0"
+#include "track_store.h"
 
 /* What storing one track did. */
 typedef enum MtmWriteResult
@@ -56,8 +21,6 @@ typedef enum MtmWriteResult
 	MTM_UNCHANGED
 } MtmWriteResult;
 
-extern void mtm_parse_track(Jsonb *track, const MtmWhere *where,
-							MtmTrackRow *row);
 extern MtmWriteResult mtm_store_track(const MtmTrackRow *row, TimestampTz now);
 extern const char *mtm_write_result_name(MtmWriteResult r);
 

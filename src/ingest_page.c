@@ -72,66 +72,6 @@ typedef struct PageSummary
 	const char *chart;			/* what became of the chart */
 } PageSummary;
 
-/*
- * New or changed tracks are written by a multi-row VALUES statement of at
- * most this many rows, one kept plan per row count: a statement that Citus
- * routes and counts like a single-row one (with INSERT ... SELECT it counts
- * the rows sent, not the rows written, and SPI's tuple count check fails).
- */
-#define UPSERT_CHUNK 64
-#define UPSERT_COLS 8			/* parameters per row; then one for now() */
-
-/* Plans kept for the life of the backend. */
-static SPIPlanPtr hashes_plan;
-static SPIPlanPtr upsert_plans[UPSERT_CHUNK + 1];
-
-static void
-PreparePlans(void)
-{
-	Oid			t_hashes[1] = {TEXTARRAYOID};
-
-	if (hashes_plan != NULL)
-		return;
-	hashes_plan = mtm_prepare_kept(
-		"SELECT track_id, content_hash FROM music_tm.tracks"
-		" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_hashes);
-}
-
-/* The kept upsert of rows tracks (1 <= rows <= UPSERT_CHUNK). */
-static SPIPlanPtr
-UpsertPlan(int rows)
-{
-	static const Oid row_types[UPSERT_COLS] = {TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, INT4OID, TEXTOID, JSONBOID, INT8OID};
-	int			nargs = rows * UPSERT_COLS + 1;
-	StringInfoData sql;
-	Oid		   *types;
-
-	Assert(rows >= 1 && rows <= UPSERT_CHUNK);
-	if (upsert_plans[rows] != NULL)
-		return upsert_plans[rows];
-
-	types = palloc(sizeof(Oid) * nargs);
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, MTM_TRACK_INSERT " VALUES ");
-	for (int r = 0; r < rows; r++)
-	{
-		appendStringInfoString(&sql, r > 0 ? ", (" : "(");
-		for (int c = 0; c < UPSERT_COLS; c++)
-		{
-			appendStringInfo(&sql, "$%d, ", r * UPSERT_COLS + c + 1);
-			types[r * UPSERT_COLS + c] = row_types[c];
-		}
-		appendStringInfo(&sql, "$%d, $%d)", nargs, nargs);
-	}
-	appendStringInfoString(&sql, MTM_TRACK_ON_CONFLICT);
-	types[nargs - 1] = TIMESTAMPTZOID;
-	upsert_plans[rows] = mtm_prepare_kept(sql.data, nargs, types);
-	pfree(sql.data);
-	pfree(types);
-	return upsert_plans[rows];
-}
-
 /* Append {"item": i, "rank": r, "reason": ...} to the summary's skip list. */
 static void
 NoteSkipped(PageSummary *sum, int item, int32 rank, const char *reason)
@@ -224,14 +164,6 @@ CompareEntryByTrack(const void *a, const void *b)
 	return c != 0 ? c : (x->rank > y->rank) - (x->rank < y->rank);
 }
 
-/* bsearch key comparison: a PageEntry by track_id alone. */
-static int
-CompareEntryKey(const void *a, const void *b)
-{
-	return strcmp(((const PageEntry *) a)->row.track_id,
-				  ((const PageEntry *) b)->row.track_id);
-}
-
 /*
  * Check every item and collect the ones to chart, sorted by track_id with
  * each track once (its best rank).  Null items, local files and repeated
@@ -300,114 +232,23 @@ CollectEntries(JsonbContainer *items, int32 offset, PageSummary *sum, int *count
 	return entries;
 }
 
-/* A text Datum, or a null one (*isnull = 'n') for a NULL string. */
-static Datum
-NullableText(const char *s, char *isnull)
-{
-	*isnull = s ? ' ' : 'n';
-	return s ? CStringGetTextDatum(s) : (Datum) 0;
-}
-
 /*
- * Step 1: store the page's tracks.  Reads the stored hashes of all of them in
- * one statement, then upserts the new and changed ones in one statement (per
- * UPSERT_CHUNK of them), in track_id order.
+ * Step 1: store the page's tracks (track_store.c: one read of their stored
+ * hashes, one upsert of the new and changed ones).
  */
 static void
 StoreTracks(PageEntry *entries, int n, TimestampTz now, PageSummary *sum)
 {
-	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
-	bool	   *send = palloc0(sizeof(bool) * Max(n, 1));
-	MtmTrackRow **sendable = palloc(sizeof(MtmTrackRow *) * Max(n, 1));
-	Datum		args[1];
-	int			nsend = 0;
-	int			ret;
+	MtmTrackRow *rows = palloc(sizeof(MtmTrackRow) * Max(n, 1));
+	MtmTrackCounts counts = {0};
 
+	/* entries are sorted by track_id with each id once, as rows must be */
 	for (int i = 0; i < n; i++)
-		ids[i] = entries[i].row.track_id;
-	args[0] = PointerGetDatum(mtm_text_array(ids, n));
-
-	/*
-	 * The latest snapshot, not the transaction's: under REPEATABLE READ a
-	 * track deleted since the snapshot must be stored again, not trusted.
-	 */
-	ret = SPI_execute_snapshot(hashes_plan, args, NULL, GetLatestSnapshot(),
-							   InvalidSnapshot, true, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading music_tm.tracks failed: %s", SPI_result_code_string(ret));
-
-	/* Both lists are small (<= MTM_MAX_PAGE_ITEMS); mark what differs. */
-	for (int i = 0; i < n; i++)
-		send[i] = true;
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		bool		isnull;
-		char	   *id = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-		int64		hash = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
-													   SPI_tuptable->tupdesc, 2, &isnull));
-		PageEntry	key;
-		PageEntry  *hit;
-
-		key.row.track_id = id;
-		key.rank = 0;
-		hit = bsearch(&key, entries, n, sizeof(PageEntry), CompareEntryKey);
-		if (hit && hit->row.content_hash == hash)
-			send[hit - entries] = false;
-	}
-
-	for (int i = 0; i < n; i++)
-		if (send[i])
-			sendable[nsend++] = &entries[i].row;
-	sum->tracks_unchanged += n - nsend;
-
-	for (int first = 0; first < nsend; first += UPSERT_CHUNK)
-	{
-		int			rows = Min(UPSERT_CHUNK, nsend - first);
-		SPIPlanPtr	plan = UpsertPlan(rows);
-		Datum	   *vals = palloc(sizeof(Datum) * (rows * UPSERT_COLS + 1));
-		char	   *nulls = palloc(rows * UPSERT_COLS + 2);
-		MtmTrackWriter writer;
-
-		memset(nulls, ' ', rows * UPSERT_COLS + 1);
-		nulls[rows * UPSERT_COLS + 1] = '\0';
-		for (int r = 0; r < rows; r++)
-		{
-			MtmTrackRow *row = sendable[first + r];
-			Datum	   *a = &vals[r * UPSERT_COLS];
-			char	   *nl = &nulls[r * UPSERT_COLS];
-
-			a[0] = CStringGetTextDatum(row->track_id);
-			a[1] = NullableText(row->name, &nl[1]);
-			a[2] = NullableText(row->artist_name, &nl[2]);
-			a[3] = NullableText(row->album_name, &nl[3]);
-			a[4] = Int32GetDatum(row->duration_ms);
-			nl[4] = row->has_duration ? ' ' : 'n';
-			a[5] = NullableText(row->spotify_url, &nl[5]);
-			a[6] = JsonbPGetDatum(row->raw_json);
-			a[7] = Int64GetDatum(row->content_hash);
-		}
-		vals[rows * UPSERT_COLS] = TimestampTzGetDatum(now);
-
-		mtm_track_write_begin(&writer);
-		ret = SPI_execute_plan(plan, vals, nulls, false, 0);
-		mtm_track_write_end(&writer);
-		if (ret != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "writing music_tm.tracks failed: %s", SPI_result_code_string(ret));
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-
-			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r],
-										   SPI_tuptable->tupdesc, 1, &isnull)))
-				sum->tracks_inserted++;
-			else
-				sum->tracks_updated++;
-		}
-		/* a concurrent writer stored the same object first: nothing written */
-		sum->tracks_unchanged += rows - SPI_processed;
-		pfree(vals);
-		pfree(nulls);
-	}
+		rows[i] = entries[i].row;
+	mtm_store_tracks(rows, n, now, false, &counts);
+	sum->tracks_inserted += counts.inserted;
+	sum->tracks_updated += counts.updated;
+	sum->tracks_unchanged += counts.unchanged;
 }
 
 /* The page to apply to the stored chart, and the summary to count in. */
@@ -536,7 +377,7 @@ record_top_tracks(PG_FUNCTION_ARGS)
 				 errmsg("music_tm's installed SQL objects are older than its library"),
 				 errdetail("The library is music_tm 2.0; this database's extension is an older version."),
 				 errhint("Run ALTER EXTENSION music_tm UPDATE.")));
-	mtm_require_arg(fcinfo, 0, "time_range");
+	mtm_require_top_range(fcinfo, 0, "record_top_tracks");
 	mtm_require_arg(fcinfo, 1, "payload");
 	mtm_require_arg(fcinfo, 2, "snapshot_date");
 	mtm_require_arg(fcinfo, 3, "listener");
@@ -589,7 +430,6 @@ record_top_tracks(PG_FUNCTION_ARGS)
 	else
 	{
 		SPI_connect();
-		PreparePlans();
 		series.listener = PG_GETARG_DATUM(3);
 		series.range = PG_GETARG_DATUM(0);
 		series.range_type = get_fn_expr_argtype(fcinfo->flinfo, 0);

@@ -35,7 +35,7 @@
 #include "utils/jsonb.h"
 
 #include "chart_store.h"
-#include "ingest.h"
+#include "track_store.h"
 #include "plays.h"
 
 PG_FUNCTION_INFO_V1(import_streaming_history);
@@ -468,7 +468,7 @@ import_streaming_history(PG_FUNCTION_ARGS)
 		MtmTrackCounts tc = {0};
 
 		SPI_connect();
-		mtm_store_track_rows(rows, nrows, now, true, &tc);
+		mtm_store_tracks(rows, nrows, now, true, &tc);
 		sum.tracks_inserted = tc.inserted;
 		mtm_plays_merge(PG_GETARG_DATUM(1), MTM_SOURCE_EXPORT, plays, n, now,
 						&sum.plays);

@@ -24,7 +24,7 @@
 #include "utils/jsonb.h"
 
 #include "chart_store.h"
-#include "ingest.h"
+#include "track_store.h"
 #include "plays.h"
 
 PG_FUNCTION_INFO_V1(record_recently_played);
@@ -280,7 +280,7 @@ record_recently_played(PG_FUNCTION_ARGS)
 	if (n > 0)
 	{
 		SPI_connect();
-		mtm_store_track_rows(rows, ntracks, now, false, &tc);
+		mtm_store_tracks(rows, ntracks, now, false, &tc);
 		mtm_plays_merge(PG_GETARG_DATUM(1), MTM_SOURCE_RECENT, plays, n, now, &pc);
 		SPI_finish();
 	}
