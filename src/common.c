@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -40,6 +41,24 @@ mtm_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("argument \"%s\" must not be null", argname)));
+}
+
+/*
+ * The byte cap of a jsonb payload, checked before it is detoasted: 54000
+ * past limit bytes, with hint (or none) saying what to do instead.
+ */
+void
+mtm_check_payload_size(Datum payload, Size limit, const char *hint)
+{
+	Size		size = toast_raw_datum_size(payload) - VARHDRSZ;
+
+	if (size > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("payload is too large"),
+				 errdetail("The payload has %zu bytes; the limit is %zu.",
+						   size, limit),
+				 hint ? errhint("%s", hint) : 0));
 }
 
 /*

@@ -40,6 +40,7 @@ typedef struct MtmWhere
 extern void mtm_require_arg(FunctionCallInfo fcinfo, int argno,
 							const char *argname);
 extern const char *mtm_where_desc(const MtmWhere *where);
+extern void mtm_check_payload_size(Datum payload, Size limit, const char *hint);
 extern void mtm_require_top_range(FunctionCallInfo fcinfo, int argno,
 								  const char *funcname);
 

@@ -367,7 +367,6 @@ record_top_tracks(PG_FUNCTION_ARGS)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	Datum		values[10];
 	bool		nulls[10] = {false};
-	Size		size;
 	bool		record_empty;
 
 	/* 1.x declared four arguments: its SQL with this library is a 2.0 bug */
@@ -397,13 +396,7 @@ record_top_tracks(PG_FUNCTION_ARGS)
 				 errmsg("listener must not be empty")));
 
 	/* the byte cap is checked before the payload is detoasted */
-	size = toast_raw_datum_size(PG_GETARG_DATUM(1)) - VARHDRSZ;
-	if (size > MTM_MAX_PAGE_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("payload is too large"),
-				 errdetail("The payload has %zu bytes; the limit is %d.",
-						   size, MTM_MAX_PAGE_BYTES)));
+	mtm_check_payload_size(PG_GETARG_DATUM(1), MTM_MAX_PAGE_BYTES, NULL);
 
 	payload = PG_GETARG_JSONB_P(1);
 	items = PageItems(payload, &offset);

@@ -413,7 +413,6 @@ import_streaming_history(PG_FUNCTION_ARGS)
 	TrackNames *names;
 	ImportSummary sum;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	Size		size;
 
 	mtm_require_arg(fcinfo, 0, "payload");
 	mtm_require_arg(fcinfo, 1, "listener");
@@ -422,14 +421,8 @@ import_streaming_history(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 
 	/* the byte cap is checked before the payload is detoasted */
-	size = toast_raw_datum_size(PG_GETARG_DATUM(0)) - VARHDRSZ;
-	if (size > MTM_MAX_HISTORY_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("payload is too large"),
-				 errdetail("The payload has %zu bytes; the limit is %d.",
-						   size, MTM_MAX_HISTORY_BYTES),
-				 errhint("Import an export one file at a time.")));
+	mtm_check_payload_size(PG_GETARG_DATUM(0), MTM_MAX_HISTORY_BYTES,
+						   "Import an export one file at a time.");
 	payload = PG_GETARG_JSONB_P(0);
 	memset(&sum, 0, sizeof(sum));
 	entries = HistoryEntries(payload, &sum.format);

@@ -215,7 +215,6 @@ record_recently_played(PG_FUNCTION_ARGS)
 	MtmPlayCounts pc = {0};
 	MtmTrackCounts tc = {0};
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	Size		size;
 	Datum		values[9];
 	bool		nulls[9] = {false};
 
@@ -225,13 +224,7 @@ record_recently_played(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	size = toast_raw_datum_size(PG_GETARG_DATUM(0)) - VARHDRSZ;
-	if (size > MTM_MAX_RECENT_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("payload is too large"),
-				 errdetail("The payload has %zu bytes; the limit is %d.",
-						   size, MTM_MAX_RECENT_BYTES)));
+	mtm_check_payload_size(PG_GETARG_DATUM(0), MTM_MAX_RECENT_BYTES, NULL);
 	payload = PG_GETARG_JSONB_P(0);
 	items = RecentItems(payload);
 	nitems = JsonContainerSize(items);
