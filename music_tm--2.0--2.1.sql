@@ -451,8 +451,9 @@ REVOKE ALL ON FUNCTION music_tm.rebuild_play_charts(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION music_tm.rebuild_play_charts(text) TO music_tm_writer;
 
 --
--- Listening statistics: SQL over the primary key of music_tm.plays (every
--- statement names one listener and a range of ended_at).  A play counts
+-- Listening statistics: C over the primary key of music_tm.plays
+-- (src/plays_stats.c: one ordered read of the listener's range, then the
+-- distinct tracks' rows; on_this_day is SQL, one range per year).  A play counts
 -- (plays) when 30 s or more were played, or when only recently-played has
 -- seen it (it lists no shorter listens); minutes add up what was played
 -- (a listen without ms_played, its track's duration).  Days, weeks, months
@@ -465,37 +466,10 @@ CREATE FUNCTION music_tm.listening_time(
     to_time    timestamptz DEFAULT NULL,
     tz         text DEFAULT 'UTC')
 RETURNS TABLE (period date, minutes numeric, plays bigint, streams bigint)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'listening_time'
+LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off SET enable_bitmapscan = off
-AS $$
-BEGIN
-    IF unit IS NULL OR listener IS NULL OR tz IS NULL THEN
-        RAISE EXCEPTION 'arguments "unit", "listener" and "tz" must not be null'
-          USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF unit OPERATOR(pg_catalog.<>) ALL (ARRAY['day', 'week', 'month', 'year']) THEN
-        RAISE EXCEPTION 'unit must be day, week, month or year'
-          USING ERRCODE = 'invalid_parameter_value',
-                DETAIL = pg_catalog.format('Argument "unit" is "%s".', unit);
-    END IF;
-    RETURN QUERY
-    -- the track's duration is looked up only for a listen without ms_played
-    SELECT pg_catalog.date_trunc(unit, pg_catalog.timezone(tz, p.ended_at))::date,
-           pg_catalog.round(pg_catalog.sum(coalesce(p.ms_played,
-                                                    (SELECT t.duration_ms FROM music_tm.tracks t
-                                                      WHERE t.track_id OPERATOR(pg_catalog.=) p.track_id),
-                                                    0))
-                            OPERATOR(pg_catalog./) 60000.0, 1),
-           pg_catalog.count(*) FILTER (WHERE p.ms_played IS NULL OR p.ms_played OPERATOR(pg_catalog.>=) 30000),
-           pg_catalog.count(*)
-      FROM music_tm.plays p
-     WHERE p.listener OPERATOR(pg_catalog.=) listening_time.listener
-       AND p.ended_at OPERATOR(pg_catalog.>=) coalesce(from_time, '-infinity')
-       AND p.ended_at OPERATOR(pg_catalog.<) coalesce(to_time, 'infinity')
-     GROUP BY 1 ORDER BY 1;
-END
-$$;
+SET enable_seqscan = off SET enable_bitmapscan = off;
 COMMENT ON FUNCTION music_tm.listening_time(text, text, timestamptz, timestamptz, text) IS
   'Minutes listened, plays counted (30 s or more) and streams per day, week, month or year of the listener, in time zone tz';
 
@@ -506,45 +480,10 @@ CREATE FUNCTION music_tm.top_tracks(
     how_many   integer DEFAULT 10,
     by_song    boolean DEFAULT true)
 RETURNS TABLE (rank bigint, track_id text, name text, artist_name text, plays bigint, minutes numeric)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'top_tracks'
+LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off SET enable_bitmapscan = off
-AS $$
-BEGIN
-    IF listener IS NULL OR how_many IS NULL OR by_song IS NULL THEN
-        RAISE EXCEPTION 'arguments "listener", "how_many" and "by_song" must not be null'
-          USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF how_many OPERATOR(pg_catalog.<) 0 THEN
-        RAISE EXCEPTION 'how_many must not be negative'
-          USING ERRCODE = 'invalid_parameter_value',
-                DETAIL = pg_catalog.format('Argument "how_many" is %s.', how_many);
-    END IF;
-    RETURN QUERY
-    WITH counted AS (
-        SELECT CASE WHEN top_tracks.by_song AND t.isrc IS NOT NULL
-                    THEN (SELECT pg_catalog.min(o.track_id) FROM music_tm.tracks o
-                           WHERE o.isrc OPERATOR(pg_catalog.=) t.isrc)
-                    ELSE p.track_id END AS id,
-               pg_catalog.count(*) FILTER (WHERE p.ms_played IS NULL
-                                           OR p.ms_played OPERATOR(pg_catalog.>=) 30000) AS n,
-               pg_catalog.sum(coalesce(p.ms_played, t.duration_ms, 0)) AS ms,
-               pg_catalog.min(p.ended_at) AS first
-          FROM music_tm.plays p
-          LEFT JOIN music_tm.tracks t ON t.track_id OPERATOR(pg_catalog.=) p.track_id
-         WHERE p.listener OPERATOR(pg_catalog.=) top_tracks.listener
-           AND p.ended_at OPERATOR(pg_catalog.>=) coalesce(from_time, '-infinity')
-           AND p.ended_at OPERATOR(pg_catalog.<) coalesce(to_time, 'infinity')
-         GROUP BY 1)
-    SELECT pg_catalog.row_number() OVER (ORDER BY c.n DESC, c.ms DESC, c.first, c.id),
-           c.id, s.name, s.artist_name, c.n,
-           pg_catalog.round(c.ms OPERATOR(pg_catalog./) 60000.0, 1)
-      FROM counted c
-      LEFT JOIN music_tm.tracks s ON s.track_id OPERATOR(pg_catalog.=) c.id
-     WHERE c.n OPERATOR(pg_catalog.>) 0
-     ORDER BY 1 LIMIT how_many;
-END
-$$;
+SET enable_seqscan = off SET enable_bitmapscan = off;
 COMMENT ON FUNCTION music_tm.top_tracks(text, timestamptz, timestamptz, integer, boolean) IS
   'The listener''s most played songs (by_song: ISRC, else track id) or tracks between two times, ranked as charts from plays are';
 
@@ -554,42 +493,10 @@ CREATE FUNCTION music_tm.top_artists(
     to_time    timestamptz DEFAULT NULL,
     how_many   integer DEFAULT 10)
 RETURNS TABLE (rank bigint, artist_name text, plays bigint, minutes numeric, tracks bigint)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'top_artists'
+LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off SET enable_bitmapscan = off
-AS $$
-BEGIN
-    IF listener IS NULL OR how_many IS NULL THEN
-        RAISE EXCEPTION 'arguments "listener" and "how_many" must not be null'
-          USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF how_many OPERATOR(pg_catalog.<) 0 THEN
-        RAISE EXCEPTION 'how_many must not be negative'
-          USING ERRCODE = 'invalid_parameter_value',
-                DETAIL = pg_catalog.format('Argument "how_many" is %s.', how_many);
-    END IF;
-    RETURN QUERY
-    WITH counted AS (
-        SELECT t.artist_name AS artist,
-               pg_catalog.count(*) FILTER (WHERE p.ms_played IS NULL
-                                           OR p.ms_played OPERATOR(pg_catalog.>=) 30000) AS n,
-               pg_catalog.sum(coalesce(p.ms_played, t.duration_ms, 0)) AS ms,
-               pg_catalog.count(DISTINCT p.track_id) AS k,
-               pg_catalog.min(p.ended_at) AS first
-          FROM music_tm.plays p
-          JOIN music_tm.tracks t ON t.track_id OPERATOR(pg_catalog.=) p.track_id
-         WHERE p.listener OPERATOR(pg_catalog.=) top_artists.listener
-           AND p.ended_at OPERATOR(pg_catalog.>=) coalesce(from_time, '-infinity')
-           AND p.ended_at OPERATOR(pg_catalog.<) coalesce(to_time, 'infinity')
-           AND t.artist_name IS NOT NULL
-         GROUP BY 1)
-    SELECT pg_catalog.row_number() OVER (ORDER BY c.n DESC, c.ms DESC, c.first, c.artist),
-           c.artist, c.n, pg_catalog.round(c.ms OPERATOR(pg_catalog./) 60000.0, 1), c.k
-      FROM counted c
-     WHERE c.n OPERATOR(pg_catalog.>) 0
-     ORDER BY 1 LIMIT how_many;
-END
-$$;
+SET enable_seqscan = off SET enable_bitmapscan = off;
 COMMENT ON FUNCTION music_tm.top_artists(text, timestamptz, timestamptz, integer) IS
   'The listener''s most played artists (first credited artist of each track) between two times, with minutes and distinct tracks';
 
@@ -599,31 +506,10 @@ CREATE FUNCTION music_tm.discoveries(
     to_time    timestamptz DEFAULT NULL,
     by_artist  boolean DEFAULT false)
 RETURNS TABLE (discovered text, first_played timestamptz, plays_since bigint)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'discoveries'
+LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off SET enable_bitmapscan = off
-AS $$
-BEGIN
-    IF listener IS NULL OR by_artist IS NULL THEN
-        RAISE EXCEPTION 'arguments "listener" and "by_artist" must not be null'
-          USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    RETURN QUERY
-    SELECT d.k, d.first, d.n
-      FROM (SELECT CASE WHEN discoveries.by_artist THEN t.artist_name ELSE p.track_id END AS k,
-                   pg_catalog.min(p.ended_at) AS first,
-                   pg_catalog.count(*) AS n
-              FROM music_tm.plays p
-              LEFT JOIN music_tm.tracks t ON t.track_id OPERATOR(pg_catalog.=) p.track_id
-             WHERE p.listener OPERATOR(pg_catalog.=) discoveries.listener
-               AND (p.ms_played IS NULL OR p.ms_played OPERATOR(pg_catalog.>=) 30000)
-             GROUP BY 1) d
-     WHERE d.k IS NOT NULL
-       AND d.first OPERATOR(pg_catalog.>=) coalesce(from_time, '-infinity')
-       AND d.first OPERATOR(pg_catalog.<) coalesce(to_time, 'infinity')
-     ORDER BY d.first, d.k;
-END
-$$;
+SET enable_seqscan = off SET enable_bitmapscan = off;
 COMMENT ON FUNCTION music_tm.discoveries(text, timestamptz, timestamptz, boolean) IS
   'Tracks (or artists) whose first counted play by the listener falls between two times: when, and how many counted plays since';
 
@@ -676,27 +562,10 @@ CREATE FUNCTION music_tm.listening_streaks(
     tz        text DEFAULT 'UTC',
     min_days  integer DEFAULT 2)
 RETURNS TABLE (first_day date, last_day date, days integer)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'listening_streaks'
+LANGUAGE C STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off SET enable_bitmapscan = off
-AS $$
-BEGIN
-    IF listener IS NULL OR tz IS NULL OR min_days IS NULL THEN
-        RAISE EXCEPTION 'arguments "listener", "tz" and "min_days" must not be null'
-          USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    RETURN QUERY
-    SELECT pg_catalog.min(g.d), pg_catalog.max(g.d), pg_catalog.count(*)::integer
-      FROM (SELECT s.d, s.d OPERATOR(pg_catalog.-) pg_catalog.row_number() OVER (ORDER BY s.d)::integer AS island
-              FROM (SELECT DISTINCT (pg_catalog.timezone(tz, p.ended_at))::date AS d
-                      FROM music_tm.plays p
-                     WHERE p.listener OPERATOR(pg_catalog.=) listening_streaks.listener
-                       AND (p.ms_played IS NULL OR p.ms_played OPERATOR(pg_catalog.>=) 30000)) s) g
-     GROUP BY g.island
-    HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>=) min_days
-     ORDER BY 1;
-END
-$$;
+SET enable_seqscan = off SET enable_bitmapscan = off;
 COMMENT ON FUNCTION music_tm.listening_streaks(text, text, integer) IS
   'Runs of consecutive days (in time zone tz) on which the listener made a counted play, of at least min_days days';
 
