@@ -8,6 +8,9 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "fmgr.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -135,5 +138,68 @@ extern void mtm_play_charts_refresh(Datum listener, TimestampTz *times, int n,
 									TimestampTz now);
 extern bool mtm_parse_utc_time(const char *s, int len, TimestampTz *out);
 extern void mtm_check_listener(Datum listener);
+
+/*
+ * plays_stats.c: the statistics' one read of a listener's plays (in
+ * ended_at order, each row handed to visit), and their tally per track.
+ */
+#define MTM_COUNTED_MS 30000	/* a play counts from 30 s on */
+
+/* One listen as the walk hands it over: valid during the visit only. */
+typedef struct MtmPlayView
+{
+	TimestampTz ended_at;
+	Timestamp	local;			/* in the walk's time zone, when asked for */
+	bool		has_ms;
+	int32		ms;
+	text	   *track_id;		/* in the buffer: not detoasted, not copied */
+} MtmPlayView;
+
+typedef void (*MtmPlayVisit) (const MtmPlayView *row, void *arg);
+
+/*
+ * What the statistics know of one track: the tally of its listens in the
+ * walk, then what music_tm.tracks says of it.  Kept apart from the hash
+ * table's entries (which move when the table grows) so pointers to it stay.
+ */
+typedef struct MtmTrackInfo
+{
+	char	   *id;
+	int64		counted;		/* plays counted (30 s or more) */
+	int64		ms;				/* milliseconds known to have been played */
+	int64		no_ms;			/* listens without ms_played */
+	TimestampTz first;			/* first listen in the walk */
+	TimestampTz first_counted;	/* first counted play */
+	/* from music_tm.tracks */
+	bool		stored;
+	char	   *name;
+	char	   *artist;
+	char	   *isrc;
+	bool		has_duration;
+	int32		duration;
+} MtmTrackInfo;
+
+/* The tracks of a walk: the table, and each track once in an array. */
+typedef struct MtmTrackTally
+{
+	struct tracktab_hash *tab;
+	MtmTrackInfo **all;
+	int			n;
+	int			cap;
+	char		buf[128];		/* the id being looked up, NUL-terminated */
+} MtmTrackTally;
+
+extern void mtm_stats_connect(void);
+extern void mtm_walk_plays(Datum listener, TimestampTz from, TimestampTz to,
+						   Datum tz, MtmPlayVisit visit, void *arg);
+extern void mtm_tally_init(MtmTrackTally *t);
+extern MtmTrackInfo *mtm_tally_get(MtmTrackTally *t, text *id_text);
+extern MtmTrackInfo *mtm_tally_find(MtmTrackTally *t, const char *id);
+extern void mtm_tally_play(MtmTrackInfo *info, const MtmPlayView *v);
+extern void mtm_tally_read(MtmTrackTally *t, bool (*want) (const MtmTrackInfo *));
+extern char *mtm_stats_value(HeapTuple tup, TupleDesc desc, int col);
+extern int64 mtm_track_ms(const MtmTrackInfo *info);
+extern Datum mtm_minutes(int64 ms);
+extern TimestampTz mtm_arg_time(FunctionCallInfo fcinfo, int argno, TimestampTz dflt);
 
 #endif							/* MUSIC_TM_PLAYS_H */

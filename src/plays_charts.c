@@ -48,7 +48,6 @@
 PG_FUNCTION_INFO_V1(rebuild_play_charts);
 
 #define MTM_PLAY_CHART_SIZE 100
-#define MTM_COUNTED_MS 30000
 
 static const char *const series_names[4] = {
 	"plays_week", "plays_month", "plays_week_track", "plays_month_track"

@@ -1,9 +1,10 @@
 /*
  * plays_stats.c
- *		Listening statistics over one listener's plays: minutes per period,
- *		top tracks and artists, discoveries, streaks.
+ *		Listening statistics over one listener's plays: minutes per period
+ *		and streaks; and the read and per-track tally that the statistics by
+ *		track and artist (plays_top.c) share.
  *
- * Each function reads the listener's range of music_tm.plays once, in
+ * Each statistic reads the listener's range of music_tm.plays once, in
  * ended_at order through its primary key, handing every row straight to C
  * (a DestReceiver: no tuple table, no copy) and counting as it goes: periods
  * are found by comparing the listen's local time with the current period's
@@ -35,24 +36,7 @@
 #include "plays.h"
 
 PG_FUNCTION_INFO_V1(listening_time);
-PG_FUNCTION_INFO_V1(top_tracks);
-PG_FUNCTION_INFO_V1(top_artists);
-PG_FUNCTION_INFO_V1(discoveries);
 PG_FUNCTION_INFO_V1(listening_streaks);
-
-#define COUNTED_MS 30000
-
-/* One listen as the walk hands it over: valid during the visit only. */
-typedef struct PlayView
-{
-	TimestampTz ended_at;
-	Timestamp	local;			/* in the walk's time zone, when asked for */
-	bool		has_ms;
-	int32		ms;
-	text	   *track_id;		/* in the buffer: not detoasted, not copied */
-} PlayView;
-
-typedef void (*PlayVisit) (const PlayView *row, void *arg);
 
 /*
  * $1 listener, $2 and $3 the range of ended_at; the local form adds $4, a
@@ -61,7 +45,6 @@ typedef void (*PlayVisit) (const PlayView *row, void *arg);
 static SPIPlanPtr walk_plan;
 static SPIPlanPtr walk_local_plan;
 static SPIPlanPtr tracks_plan;
-static SPIPlanPtr songs_plan;
 
 static void
 PreparePlans(void)
@@ -70,7 +53,7 @@ PreparePlans(void)
 	Oid			t_ids[1] = {TEXTARRAYOID};
 
 	/* the last one made: an error while preparing leaves it NULL */
-	if (songs_plan != NULL)
+	if (tracks_plan != NULL)
 		return;
 	walk_plan = mtm_prepare_kept(
 		"SELECT ended_at, ms_played, track_id FROM music_tm.plays"
@@ -88,16 +71,13 @@ PreparePlans(void)
 	tracks_plan = mtm_prepare_kept(
 		"SELECT track_id, name, artist_name, isrc, duration_ms FROM music_tm.tracks"
 		" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_ids);
-	songs_plan = mtm_prepare_kept(
-		"SELECT isrc, pg_catalog.min(track_id) FROM music_tm.tracks"
-		" WHERE isrc OPERATOR(pg_catalog.=) ANY ($1) GROUP BY isrc", 1, t_ids);
 }
 
 /* The walk's receiver: each row of the statement goes straight to visit. */
 typedef struct WalkReceiver
 {
 	DestReceiver pub;
-	PlayVisit	visit;
+	MtmPlayVisit	visit;
 	void	   *arg;
 	bool		local;
 	MemoryContext cxt;			/* the caller's: what visit allocates lives on */
@@ -108,7 +88,7 @@ static bool
 WalkReceive(TupleTableSlot *slot, DestReceiver *self)
 {
 	WalkReceiver *r = (WalkReceiver *) self;
-	PlayView	v;
+	MtmPlayView	v;
 	bool		isnull;
 	Datum		ms;
 	MemoryContext old;
@@ -146,9 +126,9 @@ WalkDestroy(DestReceiver *self)
  * Visit the listener's plays with from <= ended_at < to in time order,
  * with their local time in zone tz when tz is not NULL.  Inside SPI_connect.
  */
-static void
-WalkPlays(Datum listener, TimestampTz from, TimestampTz to, Datum tz,
-		  PlayVisit visit, void *arg)
+void
+mtm_walk_plays(Datum listener, TimestampTz from, TimestampTz to, Datum tz,
+		  MtmPlayVisit visit, void *arg)
 {
 	WalkReceiver r;
 	SPIExecuteOptions options;
@@ -189,34 +169,12 @@ WalkPlays(Datum listener, TimestampTz from, TimestampTz to, Datum tz,
 		elog(ERROR, "reading music_tm.plays failed: %s", SPI_result_code_string(ret));
 }
 
-/*
- * What the statistics know of one track: the tally of its listens in the
- * walk, then what music_tm.tracks says of it.  Kept apart from the hash
- * table's entries (which move when the table grows) so pointers to it stay.
- */
-typedef struct TrackInfo
-{
-	char	   *id;
-	int64		counted;		/* plays counted (30 s or more) */
-	int64		ms;				/* milliseconds known to have been played */
-	int64		no_ms;			/* listens without ms_played */
-	TimestampTz first;			/* first listen in the walk */
-	TimestampTz first_counted;	/* first counted play */
-	/* from music_tm.tracks */
-	bool		stored;
-	char	   *name;
-	char	   *artist;
-	char	   *isrc;
-	bool		has_duration;
-	int32		duration;
-} TrackInfo;
-
 typedef struct TrackEntry
 {
 	char	   *id;
 	uint32		hash;
 	char		status;
-	TrackInfo  *info;
+	MtmTrackInfo *info;
 } TrackEntry;
 
 #define SH_PREFIX tracktab
@@ -232,28 +190,18 @@ typedef struct TrackEntry
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-/* The tracks of a walk: the table, and each track once in an array. */
-typedef struct Tracks
-{
-	tracktab_hash *tab;
-	TrackInfo **all;
-	int			n;
-	int			cap;
-	char		buf[128];		/* the id being looked up, NUL-terminated */
-} Tracks;
-
-static void
-TracksInit(Tracks *t)
+void
+mtm_tally_init(MtmTrackTally *t)
 {
 	t->tab = tracktab_create(CurrentMemoryContext, 1024, NULL);
 	t->cap = 1024;
 	t->n = 0;
-	t->all = palloc(sizeof(TrackInfo *) * t->cap);
+	t->all = palloc(sizeof(MtmTrackInfo *) * t->cap);
 }
 
 /* The track of a listen, made on its first listen. */
-static TrackInfo *
-TracksGet(Tracks *t, text *id_text)
+MtmTrackInfo *
+mtm_tally_get(MtmTrackTally *t, text *id_text)
 {
 	text	   *id = pg_detoast_datum_packed(id_text);
 	int			len = VARSIZE_ANY_EXHDR(id);
@@ -266,7 +214,7 @@ TracksGet(Tracks *t, text *id_text)
 	e = tracktab_insert(t->tab, key, &found);
 	if (!found)
 	{
-		TrackInfo  *info = palloc0(sizeof(TrackInfo));
+		MtmTrackInfo *info = palloc0(sizeof(MtmTrackInfo));
 
 		info->id = key == t->buf ? pstrdup(key) : key;
 		info->first = DT_NOEND;
@@ -276,7 +224,7 @@ TracksGet(Tracks *t, text *id_text)
 		if (t->n == t->cap)
 		{
 			t->cap *= 2;
-			t->all = repalloc(t->all, sizeof(TrackInfo *) * t->cap);
+			t->all = repalloc(t->all, sizeof(MtmTrackInfo *) * t->cap);
 		}
 		t->all[t->n++] = info;
 	}
@@ -285,8 +233,8 @@ TracksGet(Tracks *t, text *id_text)
 	return e->info;
 }
 
-static TrackInfo *
-TracksFind(Tracks *t, const char *id)
+MtmTrackInfo *
+mtm_tally_find(MtmTrackTally *t, const char *id)
 {
 	TrackEntry *e = tracktab_lookup(t->tab, (char *) id);
 
@@ -294,14 +242,14 @@ TracksFind(Tracks *t, const char *id)
 }
 
 /* Tally one listen for its track. */
-static void
-TallyPlay(TrackInfo *info, const PlayView *v)
+void
+mtm_tally_play(MtmTrackInfo *info, const MtmPlayView *v)
 {
 	if (v->has_ms)
 		info->ms += v->ms;
 	else
 		info->no_ms++;
-	if (!v->has_ms || v->ms >= COUNTED_MS)
+	if (!v->has_ms || v->ms >= MTM_COUNTED_MS)
 	{
 		info->counted++;
 		if (info->first_counted == DT_NOEND)
@@ -316,8 +264,8 @@ TallyPlay(TrackInfo *info, const PlayView *v)
  * and the reads collect outlives SPI_finish.  (Each SPI call below leaves
  * SPI's context current: they switch back.)
  */
-static void
-StatsConnect(void)
+void
+mtm_stats_connect(void)
 {
 	MemoryContext outer = CurrentMemoryContext;
 
@@ -326,8 +274,8 @@ StatsConnect(void)
 	PreparePlans();
 }
 
-static char *
-CopyValue(HeapTuple tup, TupleDesc desc, int col)
+char *
+mtm_stats_value(HeapTuple tup, TupleDesc desc, int col)
 {
 	return SPI_getvalue(tup, desc, col);
 }
@@ -336,8 +284,8 @@ CopyValue(HeapTuple tup, TupleDesc desc, int col)
  * Read from music_tm.tracks what it says of the tracks for which want()
  * holds (all when want is NULL): name, artist, ISRC, duration.
  */
-static void
-TracksRead(Tracks *t, bool (*want) (const TrackInfo *))
+void
+mtm_tally_read(MtmTrackTally *t, bool (*want) (const MtmTrackInfo *))
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	char	  **ids = palloc(sizeof(char *) * Max(t->n, 1));
@@ -357,17 +305,17 @@ TracksRead(Tracks *t, bool (*want) (const TrackInfo *))
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *id = CopyValue(tup, desc, 1);
-		TrackInfo  *info = TracksFind(t, id);
+		char	   *id = mtm_stats_value(tup, desc, 1);
+		MtmTrackInfo *info = mtm_tally_find(t, id);
 		bool		isnull;
 		Datum		d;
 
 		if (info == NULL)
 			continue;
 		info->stored = true;
-		info->name = CopyValue(tup, desc, 2);
-		info->artist = CopyValue(tup, desc, 3);
-		info->isrc = CopyValue(tup, desc, 4);
+		info->name = mtm_stats_value(tup, desc, 2);
+		info->artist = mtm_stats_value(tup, desc, 3);
+		info->isrc = mtm_stats_value(tup, desc, 4);
 		d = SPI_getbinval(tup, desc, 5, &isnull);
 		info->has_duration = !isnull;
 		info->duration = isnull ? 0 : DatumGetInt32(d);
@@ -375,21 +323,21 @@ TracksRead(Tracks *t, bool (*want) (const TrackInfo *))
 }
 
 static bool
-HasListenWithoutMs(const TrackInfo *info)
+HasListenWithoutMs(const MtmTrackInfo *info)
 {
 	return info->no_ms > 0;
 }
 
 /* Milliseconds played of a track's listens: unknown ones its duration. */
-static int64
-TrackMs(const TrackInfo *info)
+int64
+mtm_track_ms(const MtmTrackInfo *info)
 {
 	return info->ms + (info->has_duration ? info->no_ms * info->duration : 0);
 }
 
 /* round(ms / 60000.0, 1) as the SQL writes it: numeric minutes. */
-static Datum
-Minutes(int64 ms)
+Datum
+mtm_minutes(int64 ms)
 {
 	static Datum divisor = (Datum) 0;
 	Datum		q;
@@ -407,8 +355,8 @@ Minutes(int64 ms)
 }
 
 /* The range arguments: NULL is unbounded. */
-static TimestampTz
-ArgTime(FunctionCallInfo fcinfo, int argno, TimestampTz dflt)
+TimestampTz
+mtm_arg_time(FunctionCallInfo fcinfo, int argno, TimestampTz dflt)
 {
 	return PG_ARGISNULL(argno) ? dflt : PG_GETARG_TIMESTAMPTZ(argno);
 }
@@ -456,7 +404,7 @@ typedef struct Period
 typedef struct NoMs
 {
 	int			period;
-	TrackInfo  *info;
+	MtmTrackInfo *info;
 } NoMs;
 
 typedef struct TimeWalk
@@ -468,7 +416,7 @@ typedef struct TimeWalk
 	int			cur;			/* the period of the last listen */
 	Timestamp	lo;				/* its bounds, local */
 	Timestamp	hi;
-	Tracks		tracks;			/* tracks of listens without ms_played */
+	MtmTrackTally		tracks;			/* tracks of listens without ms_played */
 	NoMs	   *nulls;
 	int			nnulls;
 	int			capnulls;
@@ -534,7 +482,7 @@ PeriodOf(Unit unit, Timestamp t, Timestamp *start, Timestamp *next)
 }
 
 static void
-VisitTime(const PlayView *v, void *arg)
+VisitTime(const MtmPlayView *v, void *arg)
 {
 	TimeWalk   *w = arg;
 	Period	   *p;
@@ -569,7 +517,7 @@ VisitTime(const PlayView *v, void *arg)
 	if (v->has_ms)
 	{
 		p->ms += v->ms;
-		if (v->ms >= COUNTED_MS)
+		if (v->ms >= MTM_COUNTED_MS)
 			p->counted++;
 	}
 	else
@@ -583,7 +531,7 @@ VisitTime(const PlayView *v, void *arg)
 				palloc(sizeof(NoMs) * w->capnulls);
 		}
 		w->nulls[w->nnulls].period = w->cur;
-		w->nulls[w->nnulls].info = TracksGet(&w->tracks, v->track_id);
+		w->nulls[w->nnulls].info = mtm_tally_get(&w->tracks, v->track_id);
 		w->nulls[w->nnulls++].info->no_ms++;
 	}
 }
@@ -633,13 +581,13 @@ listening_time(PG_FUNCTION_ARGS)
 	w.cap = 64;
 	w.periods = palloc(sizeof(Period) * w.cap);
 	w.cur = -1;
-	TracksInit(&w.tracks);
-	StatsConnect();
-	WalkPlays(PG_GETARG_DATUM(1), ArgTime(fcinfo, 2, DT_NOBEGIN),
-			  ArgTime(fcinfo, 3, DT_NOEND), PG_GETARG_DATUM(4), VisitTime, &w);
+	mtm_tally_init(&w.tracks);
+	mtm_stats_connect();
+	mtm_walk_plays(PG_GETARG_DATUM(1), mtm_arg_time(fcinfo, 2, DT_NOBEGIN),
+			  mtm_arg_time(fcinfo, 3, DT_NOEND), PG_GETARG_DATUM(4), VisitTime, &w);
 	if (w.nnulls > 0)
 	{
-		TracksRead(&w.tracks, HasListenWithoutMs);
+		mtm_tally_read(&w.tracks, HasListenWithoutMs);
 		for (int i = 0; i < w.nnulls; i++)
 			if (w.nulls[i].info->has_duration)
 				w.periods[w.nulls[i].period].ms += w.nulls[i].info->duration;
@@ -653,397 +601,9 @@ listening_time(PG_FUNCTION_ARGS)
 		bool		nulls[4] = {false, false, false, false};
 
 		values[0] = DateADTGetDatum(LocalDay(w.periods[i].start));
-		values[1] = Minutes(w.periods[i].ms);
+		values[1] = mtm_minutes(w.periods[i].ms);
 		values[2] = Int64GetDatum(w.periods[i].counted);
 		values[3] = Int64GetDatum(w.periods[i].streams);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
-}
-
-/* ---------------------------------------------------------------------
- * top_tracks, top_artists, discoveries: a tally per track
- * ---------------------------------------------------------------------
- */
-static void
-VisitTally(const PlayView *v, void *arg)
-{
-	Tracks	   *t = arg;
-
-	TallyPlay(TracksGet(t, v->track_id), v);
-}
-
-/* A ranked row: a song, track or artist with what was counted for it. */
-typedef struct Ranked
-{
-	const char *key;			/* ISRC, track id or artist name */
-	const char *id;				/* the id shown (top_tracks) */
-	int64		counted;
-	int64		ms;
-	int64		tracks;			/* distinct tracks (top_artists) */
-	TimestampTz first;
-} Ranked;
-
-static int
-CompareRankedKey(const void *a, const void *b)
-{
-	return strcmp(((const Ranked *) a)->key, ((const Ranked *) b)->key);
-}
-
-/* n DESC, ms DESC, first, then by the tie key */
-static int
-CompareRankedTracks(const void *a, const void *b)
-{
-	const Ranked *x = a;
-	const Ranked *y = b;
-
-	if (x->counted != y->counted)
-		return x->counted > y->counted ? -1 : 1;
-	if (x->ms != y->ms)
-		return x->ms > y->ms ? -1 : 1;
-	if (x->first != y->first)
-		return x->first < y->first ? -1 : 1;
-	return strcmp(x->id, y->id);
-}
-
-static int
-CompareRankedArtists(const void *a, const void *b)
-{
-	const Ranked *x = a;
-	const Ranked *y = b;
-
-	if (x->counted != y->counted)
-		return x->counted > y->counted ? -1 : 1;
-	if (x->ms != y->ms)
-		return x->ms > y->ms ? -1 : 1;
-	if (x->first != y->first)
-		return x->first < y->first ? -1 : 1;
-	return strcmp(x->key, y->key);
-}
-
-/* Fold rows with one key into one (sorted by key first). */
-static int
-FoldRanked(Ranked *r, int n)
-{
-	int			m = 0;
-
-	qsort(r, n, sizeof(Ranked), CompareRankedKey);
-	for (int i = 0; i < n; i++)
-	{
-		if (m > 0 && strcmp(r[m - 1].key, r[i].key) == 0)
-		{
-			r[m - 1].counted += r[i].counted;
-			r[m - 1].ms += r[i].ms;
-			r[m - 1].tracks += r[i].tracks;
-			r[m - 1].first = Min(r[m - 1].first, r[i].first);
-			continue;
-		}
-		r[m++] = r[i];
-	}
-	return m;
-}
-
-typedef struct StrPair
-{
-	char	   *key;
-	char	   *value;
-} StrPair;
-
-static int
-CompareStrPair(const void *a, const void *b)
-{
-	return strcmp(((const StrPair *) a)->key, ((const StrPair *) b)->key);
-}
-
-/* Each ISRC's smallest stored track id, sorted by ISRC. */
-static StrPair *
-ReadSongs(Tracks *t, int *count)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	char	  **isrcs = palloc(sizeof(char *) * Max(t->n, 1));
-	int			n = 0;
-	StrPair    *songs;
-	Datum		arg;
-
-	for (int i = 0; i < t->n; i++)
-		if (t->all[i]->isrc)
-			isrcs[n++] = t->all[i]->isrc;
-	*count = 0;
-	if (n == 0)
-		return NULL;
-	arg = PointerGetDatum(mtm_text_array(isrcs, n));
-	if (SPI_execute_plan(songs_plan, &arg, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading music_tm.tracks failed");
-	MemoryContextSwitchTo(cxt);
-	songs = palloc(sizeof(StrPair) * Max(SPI_processed, 1));
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		songs[r].key = CopyValue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-		songs[r].value = CopyValue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
-	}
-	*count = (int) SPI_processed;
-	qsort(songs, *count, sizeof(StrPair), CompareStrPair);
-	return songs;
-}
-
-static void
-CheckHowMany(FunctionCallInfo fcinfo, int argno)
-{
-	int32		how_many = PG_GETARG_INT32(argno);
-
-	if (how_many < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("how_many must not be negative"),
-				 errdetail("Argument \"how_many\" is %d.", how_many)));
-}
-
-/*
- * top_tracks(listener, from_time, to_time, how_many, by_song): the most
- * played songs (ISRC when the stored track has one, charted under the
- * recording's smallest stored id) or tracks, ranked as charts from plays.
- */
-Datum
-top_tracks(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	bool		by_song;
-	int32		how_many;
-	Tracks		t;
-	Ranked	   *r;
-	int			n = 0;
-	StrPair    *songs = NULL;
-	int			nsongs = 0;
-	int			shown;
-	Tracks		names;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("arguments \"listener\", \"how_many\" and \"by_song\" must not be null")));
-	CheckHowMany(fcinfo, 3);
-	how_many = PG_GETARG_INT32(3);
-	by_song = PG_GETARG_BOOL(4);
-	InitMaterializedSRF(fcinfo, 0);
-
-	TracksInit(&t);
-	StatsConnect();
-	WalkPlays(PG_GETARG_DATUM(0), ArgTime(fcinfo, 1, DT_NOBEGIN),
-			  ArgTime(fcinfo, 2, DT_NOEND), (Datum) 0, VisitTally, &t);
-	TracksRead(&t, NULL);
-	if (by_song)
-		songs = ReadSongs(&t, &nsongs);
-
-	r = palloc(sizeof(Ranked) * Max(t.n, 1));
-	for (int i = 0; i < t.n; i++)
-	{
-		TrackInfo  *info = t.all[i];
-
-		r[n].key = info->id;
-		r[n].id = info->id;
-		if (by_song && info->isrc)
-		{
-			StrPair		k = {info->isrc, NULL};
-			StrPair    *hit = nsongs > 0 ?
-				bsearch(&k, songs, nsongs, sizeof(StrPair), CompareStrPair) : NULL;
-
-			r[n].key = info->isrc;
-			if (hit)
-				r[n].id = hit->value;
-		}
-		r[n].counted = info->counted;
-		r[n].ms = TrackMs(info);
-		r[n].tracks = 1;
-		r[n].first = info->first;
-		n++;
-	}
-	/* an ISRC and a track id never collide: ISRCs are 12 characters, ids 22 */
-	if (by_song)
-		n = FoldRanked(r, n);
-	qsort(r, n, sizeof(Ranked), CompareRankedTracks);
-
-	/* the names of the ids shown: a recording's id may not have been played */
-	shown = 0;
-	while (shown < n && shown < how_many && r[shown].counted > 0)
-		shown++;
-	TracksInit(&names);
-	for (int i = 0; i < shown; i++)
-	{
-		TrackInfo  *played = TracksFind(&t, r[i].id);
-
-		if (played == NULL)
-		{
-			text	   *id = cstring_to_text(r[i].id);
-
-			(void) TracksGet(&names, id);
-		}
-	}
-	TracksRead(&names, NULL);
-	SPI_finish();
-
-	for (int i = 0; i < shown; i++)
-	{
-		TrackInfo  *s = TracksFind(&t, r[i].id);
-		Datum		values[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
-
-		if (s == NULL)
-			s = TracksFind(&names, r[i].id);
-		values[0] = Int64GetDatum(i + 1);
-		values[1] = CStringGetTextDatum(r[i].id);
-		nulls[2] = s == NULL || s->name == NULL;
-		values[2] = nulls[2] ? (Datum) 0 : CStringGetTextDatum(s->name);
-		nulls[3] = s == NULL || s->artist == NULL;
-		values[3] = nulls[3] ? (Datum) 0 : CStringGetTextDatum(s->artist);
-		values[4] = Int64GetDatum(r[i].counted);
-		values[5] = Minutes(r[i].ms);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
-}
-
-/*
- * top_artists(listener, from_time, to_time, how_many): the most played
- * artists (first credited artist of each stored track), with minutes and
- * distinct tracks.
- */
-Datum
-top_artists(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int32		how_many;
-	Tracks		t;
-	Ranked	   *r;
-	int			n = 0;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("arguments \"listener\" and \"how_many\" must not be null")));
-	CheckHowMany(fcinfo, 3);
-	how_many = PG_GETARG_INT32(3);
-	InitMaterializedSRF(fcinfo, 0);
-
-	TracksInit(&t);
-	StatsConnect();
-	WalkPlays(PG_GETARG_DATUM(0), ArgTime(fcinfo, 1, DT_NOBEGIN),
-			  ArgTime(fcinfo, 2, DT_NOEND), (Datum) 0, VisitTally, &t);
-	TracksRead(&t, NULL);
-	SPI_finish();
-
-	r = palloc(sizeof(Ranked) * Max(t.n, 1));
-	for (int i = 0; i < t.n; i++)
-	{
-		TrackInfo  *info = t.all[i];
-
-		/* listens of tracks not stored, or without an artist, are left out */
-		if (!info->stored || info->artist == NULL)
-			continue;
-		r[n].key = info->artist;
-		r[n].id = info->id;
-		r[n].counted = info->counted;
-		r[n].ms = TrackMs(info);
-		r[n].tracks = 1;
-		r[n].first = info->first;
-		n++;
-	}
-	n = FoldRanked(r, n);
-	qsort(r, n, sizeof(Ranked), CompareRankedArtists);
-	for (int i = 0; i < n && i < how_many && r[i].counted > 0; i++)
-	{
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
-
-		values[0] = Int64GetDatum(i + 1);
-		values[1] = CStringGetTextDatum(r[i].key);
-		values[2] = Int64GetDatum(r[i].counted);
-		values[3] = Minutes(r[i].ms);
-		values[4] = Int64GetDatum(r[i].tracks);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
-}
-
-/*
- * discoveries(listener, from_time, to_time, by_artist): the tracks (or
- * artists) whose first counted play falls between two times, with the
- * counted plays since.  Reads the listener's whole history: a first play is
- * first only against everything before it.
- */
-static bool
-WasCounted(const TrackInfo *info)
-{
-	return info->counted > 0;
-}
-
-static int
-CompareDiscovery(const void *a, const void *b)
-{
-	const Ranked *x = a;
-	const Ranked *y = b;
-
-	if (x->first != y->first)
-		return x->first < y->first ? -1 : 1;
-	return strcmp(x->key, y->key);
-}
-
-Datum
-discoveries(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	bool		by_artist;
-	TimestampTz from;
-	TimestampTz to;
-	Tracks		t;
-	Ranked	   *r;
-	int			n = 0;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("arguments \"listener\" and \"by_artist\" must not be null")));
-	by_artist = PG_GETARG_BOOL(3);
-	from = ArgTime(fcinfo, 1, DT_NOBEGIN);
-	to = ArgTime(fcinfo, 2, DT_NOEND);
-	InitMaterializedSRF(fcinfo, 0);
-
-	TracksInit(&t);
-	StatsConnect();
-	WalkPlays(PG_GETARG_DATUM(0), DT_NOBEGIN, DT_NOEND, (Datum) 0, VisitTally, &t);
-	if (by_artist)
-		TracksRead(&t, WasCounted);
-	SPI_finish();
-
-	r = palloc(sizeof(Ranked) * Max(t.n, 1));
-	for (int i = 0; i < t.n; i++)
-	{
-		TrackInfo  *info = t.all[i];
-
-		if (info->counted == 0)
-			continue;
-		if (by_artist && info->artist == NULL)
-			continue;
-		r[n].key = by_artist ? info->artist : info->id;
-		r[n].id = info->id;
-		r[n].counted = info->counted;
-		r[n].ms = 0;
-		r[n].tracks = 1;
-		r[n].first = info->first_counted;
-		n++;
-	}
-	if (by_artist)
-		n = FoldRanked(r, n);
-	qsort(r, n, sizeof(Ranked), CompareDiscovery);
-	for (int i = 0; i < n; i++)
-	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-
-		if (r[i].first < from || r[i].first >= to)
-			continue;
-		values[0] = CStringGetTextDatum(r[i].key);
-		values[1] = TimestampTzGetDatum(r[i].first);
-		values[2] = Int64GetDatum(r[i].counted);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -1061,12 +621,12 @@ typedef struct DayWalk
 } DayWalk;
 
 static void
-VisitDay(const PlayView *v, void *arg)
+VisitDay(const MtmPlayView *v, void *arg)
 {
 	DayWalk    *w = arg;
 	DateADT		d;
 
-	if (v->has_ms && v->ms < COUNTED_MS)
+	if (v->has_ms && v->ms < MTM_COUNTED_MS)
 		return;
 	d = LocalDay(v->local);
 	if (w->n > 0 && w->days[w->n - 1] == d)
@@ -1109,8 +669,8 @@ listening_streaks(PG_FUNCTION_ARGS)
 	w.cap = 256;
 	w.n = 0;
 	w.days = palloc(sizeof(DateADT) * w.cap);
-	StatsConnect();
-	WalkPlays(PG_GETARG_DATUM(0), DT_NOBEGIN, DT_NOEND, PG_GETARG_DATUM(1),
+	mtm_stats_connect();
+	mtm_walk_plays(PG_GETARG_DATUM(0), DT_NOBEGIN, DT_NOEND, PG_GETARG_DATUM(1),
 			  VisitDay, &w);
 	SPI_finish();
 
