@@ -89,6 +89,13 @@ STATS = [
           count(*) FILTER (WHERE p.ms_played IS NULL OR p.ms_played >= 30000), count(*)
         FROM music_tm.plays p LEFT JOIN music_tm.tracks t ON t.track_id = p.track_id
         WHERE p.listener = %(l)s GROUP BY 1) s"""),
+    ("listening_time (day, Europe/Berlin)",
+     "SELECT count(*) FROM music_tm.listening_time('day', %(l)s, tz => 'Europe/Berlin')",
+     """SELECT count(*) FROM (SELECT date_trunc('day', p.ended_at AT TIME ZONE 'Europe/Berlin')::date,
+          round(sum(coalesce(p.ms_played, t.duration_ms, 0)) / 60000.0, 1),
+          count(*) FILTER (WHERE p.ms_played IS NULL OR p.ms_played >= 30000), count(*)
+        FROM music_tm.plays p LEFT JOIN music_tm.tracks t ON t.track_id = p.track_id
+        WHERE p.listener = %(l)s GROUP BY 1) s"""),
     ("top_tracks (a year, by track)",
      "SELECT count(*) FROM music_tm.top_tracks(%(l)s, %(f)s, %(t)s, 10, false)",
      """SELECT count(*) FROM (SELECT p.track_id, count(*) FILTER (WHERE p.ms_played IS NULL
@@ -106,6 +113,28 @@ STATS = [
         WHERE p.listener = %(l)s AND p.ended_at >= %(f)s AND p.ended_at < %(t)s
           AND t.artist_name IS NOT NULL
         GROUP BY 1 ORDER BY n DESC, ms DESC, 1 LIMIT 10) s"""),
+    ("top_tracks (a year, by song)",
+     "SELECT count(*) FROM music_tm.top_tracks(%(l)s, %(f)s, %(t)s, 10, true)",
+     """SELECT count(*) FROM (SELECT CASE WHEN t.isrc IS NOT NULL THEN (SELECT min(o.track_id)
+          FROM music_tm.tracks o WHERE o.isrc = t.isrc) ELSE p.track_id END AS id,
+          count(*) FILTER (WHERE p.ms_played IS NULL OR p.ms_played >= 30000) AS n,
+          sum(coalesce(p.ms_played, t.duration_ms, 0)) AS ms, min(p.ended_at) AS first
+        FROM music_tm.plays p LEFT JOIN music_tm.tracks t ON t.track_id = p.track_id
+        WHERE p.listener = %(l)s AND p.ended_at >= %(f)s AND p.ended_at < %(t)s
+        GROUP BY 1 HAVING count(*) FILTER (WHERE p.ms_played IS NULL OR p.ms_played >= 30000) > 0
+        ORDER BY n DESC, ms DESC, first, 1 LIMIT 10) s"""),
+    ("discoveries (a year)",
+     "SELECT count(*) FROM music_tm.discoveries(%(l)s, %(f)s, %(t)s)",
+     """SELECT count(*) FROM (SELECT p.track_id, min(p.ended_at) AS first, count(*)
+        FROM music_tm.plays p WHERE p.listener = %(l)s AND (p.ms_played IS NULL OR p.ms_played >= 30000)
+        GROUP BY 1 HAVING min(p.ended_at) >= %(f)s AND min(p.ended_at) < %(t)s) s"""),
+    ("discoveries (a year, by artist)",
+     "SELECT count(*) FROM music_tm.discoveries(%(l)s, %(f)s, %(t)s, true)",
+     """SELECT count(*) FROM (SELECT t.artist_name, min(p.ended_at) AS first, count(*)
+        FROM music_tm.plays p JOIN music_tm.tracks t ON t.track_id = p.track_id
+        WHERE p.listener = %(l)s AND (p.ms_played IS NULL OR p.ms_played >= 30000)
+          AND t.artist_name IS NOT NULL
+        GROUP BY 1 HAVING min(p.ended_at) >= %(f)s AND min(p.ended_at) < %(t)s) s"""),
     ("on_this_day",
      "SELECT count(*) FROM music_tm.on_this_day(%(l)s, %(d)s)",
      """SELECT count(*) FROM music_tm.plays p
