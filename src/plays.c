@@ -413,6 +413,23 @@ AccountEnds(MtmPlay *plays, int n, StoredPlay **keys, int ns)
 	}
 }
 
+static int	CompareTwin(const void *a, const void *b);
+
+/* Twins sorted by id, the twins of code c at [start[c], start[c + 1]). */
+static int *
+GroupTwins(MtmTwin *twins, int ntwins, int ncodes)
+{
+	int		   *start = palloc0(sizeof(int) * (ncodes + 1));
+
+	if (ntwins > 1)
+		qsort(twins, ntwins, sizeof(MtmTwin), CompareTwin);
+	for (int t = 0; t < ntwins; t++)
+		start[twins[t].id + 1]++;
+	for (int c = 0; c < ncodes; c++)
+		start[c + 1] += start[c];
+	return start;
+}
+
 /*
  * Store n incoming listens of one source for the listener: decide the fate
  * of each (plays[i].fate) and write.  Must be called inside SPI_connect.
@@ -575,7 +592,16 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 			pcodes[i] = mtm_ids_intern(idtab, plays[i].playable_id);
 
 		s = mtm_read_stored(listener, lo, hi, idtab, &ns);
-		twins = mtm_read_twins(distinct, ndistinct, idtab, &ntwins);
+
+		/*
+		 * A recently-played replay is of the same track id (IsReplay): the
+		 * other ids of a recording matter only to the pairing, and are read
+		 * only when a listen is left for it (a poll repeats most listens).
+		 */
+		twins = NULL;
+		ntwins = 0;
+		if (source != MTM_SOURCE_RECENT)
+			twins = mtm_read_twins(distinct, ndistinct, idtab, &ntwins);
 		map = mtm_ids_number(idtab);
 		ncodes = mtm_ids_count(idtab);
 		for (int i = 0; i < n; i++)
@@ -635,12 +661,7 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 		}
 
 		refs = GroupStored(s, ns, ncodes, source, &start);
-		qsort(twins, ntwins, sizeof(MtmTwin), CompareTwin);
-		twin_start = palloc0(sizeof(int) * (ncodes + 1));
-		for (int t = 0; t < ntwins; t++)
-			twin_start[twins[t].id + 1]++;
-		for (int c = 0; c < ncodes; c++)
-			twin_start[c + 1] += twin_start[c];
+		twin_start = GroupTwins(twins, ntwins, ncodes);
 
 		/* pass 0: replays (this source stored the listen before); pass 1: pairs */
 		capcands = Max(n, 16);
@@ -648,6 +669,18 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 		capids = 16;
 		ids = palloc(sizeof(int) * capids);
 		for (int pass = 0; pass < 2; pass++)
+		{
+			if (pass == 1 && source == MTM_SOURCE_RECENT)
+			{
+				bool		left = false;
+
+				for (int i = 0; i < n && !left; i++)
+					left = plays[i].fate == MTM_PLAY_NEW;
+				if (!left)
+					break;
+				twins = mtm_read_twins(distinct, ndistinct, idtab, &ntwins);
+				twin_start = GroupTwins(twins, ntwins, ncodes);
+			}
 			for (int i = 0; i < n; i++)
 			{
 				MtmPlay    *p = &plays[i];
@@ -725,6 +758,7 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 					}
 				}
 			}
+		}
 	}
 
 	/* one-to-one, closest pairs first */
@@ -745,7 +779,23 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 			sp->new_end = p->at;
 		p->match = cands[c].k;
 	}
-	keys = KeepKeysUnique(s, ns);
+	/*
+	 * The keys after the call: made unique when a row moves, and looked up
+	 * by AccountEnds for the new listens of an export.  A replay of a whole
+	 * file needs neither.
+	 */
+	{
+		bool		moved = false;
+		bool		fresh = false;
+
+		for (int k = 0; k < ns && !moved; k++)
+			moved = s[k].new_end != s[k].ended_at;
+		for (int i = 0; i < n && !fresh; i++)
+			fresh = plays[i].fate == MTM_PLAY_NEW;
+		keys = NULL;
+		if (moved || (fresh && source != MTM_SOURCE_RECENT))
+			keys = KeepKeysUnique(s, ns);
+	}
 
 	for (int i = 0; i < n; i++)
 	{

@@ -72,6 +72,7 @@ struct MtmIds
 	int			cap;
 	bool		numbered;
 	const char **strs;			/* by final code, once numbered */
+	int		   *map;			/* provisional code to final, once numbered */
 };
 
 MtmIds *
@@ -143,6 +144,7 @@ mtm_ids_number(MtmIds *ids)
 		ids->strs[r] = ids->byarrival[sorted[r]];
 	}
 	ids->numbered = true;
+	ids->map = map;
 	pfree(sorted);
 	return map;
 }
@@ -171,6 +173,11 @@ typedef struct StoredReceiver
 	int			cap;
 } StoredReceiver;
 
+/*
+ * The code of a text id: interned before the ids are numbered; once they
+ * are, its final code, or -1 for an id no listen has (nothing to find under
+ * it).
+ */
 static int
 InternText(MtmIds *ids, Datum d)
 {
@@ -179,6 +186,13 @@ InternText(MtmIds *ids, Datum d)
 	/* a short id is never toasted, but a packed (short) header is usual */
 	if (VARATT_IS_EXTENDED(t))
 		t = pg_detoast_datum_packed(t);
+	if (ids->numbered)
+	{
+		IdKey		k = {VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)};
+		IdEntry    *e = idtab_lookup(ids->tab, k);
+
+		return e ? ids->map[e->code] : -1;
+	}
 	return InternLen(ids, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
@@ -325,15 +339,18 @@ mtm_read_twins(char **track_ids, int n, MtmIds *ids, int *count)
 	if (SPI_execute_plan(twins_plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading music_tm.tracks failed");
 	twins = palloc(sizeof(MtmTwin) * Max(SPI_processed, 1));
+	*count = 0;
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
+		MtmTwin    *t = &twins[*count];
 
-		twins[r].id = InternText(ids, SPI_getbinval(SPI_tuptable->vals[r],
-													  SPI_tuptable->tupdesc, 1, &isnull));
-		twins[r].twin = InternText(ids, SPI_getbinval(SPI_tuptable->vals[r],
-														SPI_tuptable->tupdesc, 2, &isnull));
+		t->id = InternText(ids, SPI_getbinval(SPI_tuptable->vals[r],
+												SPI_tuptable->tupdesc, 1, &isnull));
+		t->twin = InternText(ids, SPI_getbinval(SPI_tuptable->vals[r],
+												  SPI_tuptable->tupdesc, 2, &isnull));
+		if (t->id >= 0 && t->twin >= 0)
+			(*count)++;
 	}
-	*count = (int) SPI_processed;
 	return twins;
 }
