@@ -413,105 +413,6 @@ AccountEnds(MtmPlay *plays, int n, StoredPlay **keys, int ns)
 	}
 }
 
-static int	CompareTwin(const void *a, const void *b);
-
-/* Twins sorted by id, the twins of code c at [start[c], start[c + 1]). */
-static int *
-GroupTwins(MtmTwin *twins, int ntwins, int ncodes)
-{
-	int		   *start = palloc0(sizeof(int) * (ncodes + 1));
-
-	if (ntwins > 1)
-		qsort(twins, ntwins, sizeof(MtmTwin), CompareTwin);
-	for (int t = 0; t < ntwins; t++)
-		start[twins[t].id + 1]++;
-	for (int c = 0; c < ncodes; c++)
-		start[c + 1] += start[c];
-	return start;
-}
-
-/*
- * Store n incoming listens of one source for the listener: decide the fate
- * of each (plays[i].fate) and write.  Must be called inside SPI_connect.
- * Sorts plays by track and time.
- */
-/* A stored listen under one of its ids, for lookups by id. */
-typedef struct Ref
-{
-	TimestampTz at;				/* the incoming source's time of it, or
-								 * DT_NOBEGIN */
-	int			k;
-} Ref;
-
-static int
-CompareRef(const void *a, const void *b)
-{
-	const Ref  *x = a;
-	const Ref  *y = b;
-
-	if (x->at != y->at)
-		return x->at < y->at ? -1 : 1;
-	return (x->k > y->k) - (x->k < y->k);
-}
-
-/*
- * Stored listens grouped by id (each under its track id and, when it
- * differs, its playable id): the group of code c is refs[start[c] ..
- * start[c + 1]), ordered by the time that the incoming source reported
- * (played_at, export_ts or account_end), so that a replay is found by
- * binary search.
- */
-static Ref *
-GroupStored(const StoredPlay *s, int ns, int ncodes, MtmPlaySource source,
-			int **startp)
-{
-	int		   *start = palloc0(sizeof(int) * (ncodes + 1));
-	int		   *fill = palloc(sizeof(int) * (ncodes + 1));
-	Ref		   *refs = palloc(sizeof(Ref) * Max(ns * 2, 1));
-
-	for (int k = 0; k < ns; k++)
-	{
-		start[s[k].code + 1]++;
-		if (s[k].pcode >= 0 && s[k].pcode != s[k].code)
-			start[s[k].pcode + 1]++;
-	}
-	for (int c = 0; c < ncodes; c++)
-		start[c + 1] += start[c];
-	memcpy(fill, start, sizeof(int) * (ncodes + 1));
-	for (int k = 0; k < ns; k++)
-	{
-		const StoredPlay *sp = &s[k];
-		TimestampTz at = DT_NOBEGIN;
-
-		if (source == MTM_SOURCE_RECENT && sp->has_played_at)
-			at = sp->played_at;
-		else if (source == MTM_SOURCE_EXPORT && sp->has_export_ts)
-			at = sp->export_ts;
-		else if (source == MTM_SOURCE_ACCOUNT && sp->has_account)
-			at = sp->account_end;
-		refs[fill[sp->code]++] = (Ref) {at, k};
-		if (sp->pcode >= 0 && sp->pcode != sp->code)
-			refs[fill[sp->pcode]++] = (Ref) {at, k};
-	}
-	for (int c = 0; c < ncodes; c++)
-		if (start[c + 1] - start[c] > 1)
-			qsort(refs + start[c], start[c + 1] - start[c], sizeof(Ref), CompareRef);
-	pfree(fill);
-	*startp = start;
-	return refs;
-}
-
-static int
-CompareTwin(const void *a, const void *b)
-{
-	const MtmTwin *x = a;
-	const MtmTwin *y = b;
-
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return (x->twin > y->twin) - (x->twin < y->twin);
-}
-
 /*
  * Store n incoming listens of one source for the listener: decide the fate
  * of each (plays[i].fate) and write.  Must be called inside SPI_connect.
@@ -533,7 +434,7 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 	StoredPlay **keys;
 	int			ns;
 	int			ncodes;
-	Ref		   *refs;
+	MtmRef	   *refs;
 	int		   *start;
 	MtmTwin    *twins;
 	int			ntwins;
@@ -660,8 +561,8 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 				p->fate = MTM_PLAY_DUPLICATE;
 		}
 
-		refs = GroupStored(s, ns, ncodes, source, &start);
-		twin_start = GroupTwins(twins, ntwins, ncodes);
+		refs = mtm_group_stored(s, ns, ncodes, source, &start);
+		twin_start = mtm_group_twins(twins, ntwins, ncodes);
 
 		/* pass 0: replays (this source stored the listen before); pass 1: pairs */
 		capcands = Max(n, 16);
@@ -679,7 +580,7 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 				if (!left)
 					break;
 				twins = mtm_read_twins(distinct, ndistinct, idtab, &ntwins);
-				twin_start = GroupTwins(twins, ntwins, ncodes);
+				twin_start = mtm_group_twins(twins, ntwins, ncodes);
 			}
 			for (int i = 0; i < n; i++)
 			{

@@ -128,6 +128,14 @@ typedef struct MtmTwin
 	int			twin;
 } MtmTwin;
 
+/* A stored listen under one of its ids (plays_stored.c groups them). */
+typedef struct MtmRef
+{
+	TimestampTz at;				/* the incoming source's time of it, or
+								 * DT_NOBEGIN */
+	int			k;
+} MtmRef;
+
 /* plays_stored.c: ids numbered in strcmp order, and the reads of the merge */
 typedef struct MtmIds MtmIds;
 extern MtmIds *mtm_ids_create(int expected);
@@ -138,6 +146,9 @@ extern const char *mtm_ids_str(const MtmIds *ids, int code);
 extern StoredPlay *mtm_read_stored(Datum listener, TimestampTz lo,
 								   TimestampTz hi, MtmIds *ids, int *count);
 extern MtmTwin *mtm_read_twins(char **track_ids, int n, MtmIds *ids, int *count);
+extern MtmRef *mtm_group_stored(const StoredPlay *s, int ns, int ncodes,
+								MtmPlaySource source, int **startp);
+extern int *mtm_group_twins(MtmTwin *twins, int ntwins, int ncodes);
 
 extern void mtm_plays_merge(Datum listener, MtmPlaySource source,
 							MtmPlay *plays, int n, TimestampTz now,

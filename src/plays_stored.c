@@ -13,6 +13,7 @@
  * The stored listens are read with one statement whose rows go straight
  * into StoredPlay through a DestReceiver, each track id interned from the
  * row's own text: no tuple table, no copy of each row, no text output call.
+ * They are then grouped by id (mtm_group_stored) for the lookups of the merge.
  */
 #include "postgres.h"
 
@@ -353,4 +354,90 @@ mtm_read_twins(char **track_ids, int n, MtmIds *ids, int *count)
 			(*count)++;
 	}
 	return twins;
+}
+
+static int	CompareTwin(const void *a, const void *b);
+
+/* Twins sorted by id, the twins of code c at [start[c], start[c + 1]). */
+int *
+mtm_group_twins(MtmTwin *twins, int ntwins, int ncodes)
+{
+	int		   *start = palloc0(sizeof(int) * (ncodes + 1));
+
+	if (ntwins > 1)
+		qsort(twins, ntwins, sizeof(MtmTwin), CompareTwin);
+	for (int t = 0; t < ntwins; t++)
+		start[twins[t].id + 1]++;
+	for (int c = 0; c < ncodes; c++)
+		start[c + 1] += start[c];
+	return start;
+}
+
+static int
+CompareRef(const void *a, const void *b)
+{
+	const MtmRef *x = a;
+	const MtmRef *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return (x->k > y->k) - (x->k < y->k);
+}
+
+/*
+ * Stored listens grouped by id (each under its track id and, when it
+ * differs, its playable id): the group of code c is refs[start[c] ..
+ * start[c + 1]), ordered by the time that the incoming source reported
+ * (played_at, export_ts or account_end), so that a replay is found by
+ * binary search.
+ */
+MtmRef *
+mtm_group_stored(const StoredPlay *s, int ns, int ncodes, MtmPlaySource source,
+			int **startp)
+{
+	int		   *start = palloc0(sizeof(int) * (ncodes + 1));
+	int		   *fill = palloc(sizeof(int) * (ncodes + 1));
+	MtmRef	   *refs = palloc(sizeof(MtmRef) * Max(ns * 2, 1));
+
+	for (int k = 0; k < ns; k++)
+	{
+		start[s[k].code + 1]++;
+		if (s[k].pcode >= 0 && s[k].pcode != s[k].code)
+			start[s[k].pcode + 1]++;
+	}
+	for (int c = 0; c < ncodes; c++)
+		start[c + 1] += start[c];
+	memcpy(fill, start, sizeof(int) * (ncodes + 1));
+	for (int k = 0; k < ns; k++)
+	{
+		const StoredPlay *sp = &s[k];
+		TimestampTz at = DT_NOBEGIN;
+
+		if (source == MTM_SOURCE_RECENT && sp->has_played_at)
+			at = sp->played_at;
+		else if (source == MTM_SOURCE_EXPORT && sp->has_export_ts)
+			at = sp->export_ts;
+		else if (source == MTM_SOURCE_ACCOUNT && sp->has_account)
+			at = sp->account_end;
+		refs[fill[sp->code]++] = (MtmRef) {at, k};
+		if (sp->pcode >= 0 && sp->pcode != sp->code)
+			refs[fill[sp->pcode]++] = (MtmRef) {at, k};
+	}
+	for (int c = 0; c < ncodes; c++)
+		if (start[c + 1] - start[c] > 1)
+			qsort(refs + start[c], start[c + 1] - start[c], sizeof(MtmRef), CompareRef);
+	pfree(fill);
+	*startp = start;
+	return refs;
+}
+
+static int
+CompareTwin(const void *a, const void *b)
+{
+	const MtmTwin *x = a;
+	const MtmTwin *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return (x->twin > y->twin) - (x->twin < y->twin);
 }
