@@ -73,34 +73,6 @@
 
 #include "plays.h"
 
-/* A stored listen, as read back for matching. */
-typedef struct StoredPlay
-{
-	TimestampTz ended_at;
-	char	   *track_id;
-	char	   *playable_id;
-	bool		has_ms;
-	int32		ms_played;
-	bool		has_played_at;
-	TimestampTz played_at;
-	bool		has_export_ts;
-	TimestampTz export_ts;
-	bool		has_account;
-	TimestampTz account_end;
-	bool		taken;			/* joined by an incoming listen */
-	TimestampTz new_end;		/* ended_at after the update */
-} StoredPlay;
-
-/* A stored listen under one of its ids, for lookups by id. */
-typedef struct IdRef
-{
-	const char *id;
-	int			k;
-	const char *twin;			/* ReadTwins: another id of the recording */
-} IdRef;
-
-static int CompareIdRef(const void *a, const void *b);
-
 /* A possible pairing of incoming listen i with stored listen k. */
 typedef struct Candidate
 {
@@ -109,65 +81,6 @@ typedef struct Candidate
 	int			i;
 	int			k;
 } Candidate;
-
-static SPIPlanPtr read_plan;
-static SPIPlanPtr twins_plan;
-
-static void
-PreparePlans(void)
-{
-	Oid			t_read[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Oid			t_twins[1] = {TEXTARRAYOID};
-
-	/* the last one made: an error while preparing leaves it NULL */
-	if (twins_plan != NULL)
-		return;
-	read_plan = mtm_prepare_kept(
-		"SELECT ended_at, track_id, playable_id, ms_played, played_at, export_ts,"
-		" account_end FROM music_tm.plays"
-		" WHERE listener OPERATOR(pg_catalog.=) $1"
-		" AND ended_at OPERATOR(pg_catalog.>=) $2"
-		" AND ended_at OPERATOR(pg_catalog.<=) $3", 3, t_read);
-	/* each id looked up once by key; its twins by ISRC (OFFSET 0 keeps
-	 * the planner from a merge join that would walk the whole ISRC index) */
-	twins_plan = mtm_prepare_kept(
-		"SELECT a.track_id, t.track_id FROM pg_catalog.unnest($1) AS u(id)"
-		" JOIN music_tm.tracks a ON a.track_id OPERATOR(pg_catalog.=) u.id"
-		" CROSS JOIN LATERAL (SELECT b.track_id FROM music_tm.tracks b"
-		"  WHERE b.isrc OPERATOR(pg_catalog.=) a.isrc"
-		"  AND b.track_id OPERATOR(pg_catalog.<>) a.track_id OFFSET 0) AS t", 1, t_twins);
-}
-
-/*
- * The other ids of the incoming listens' recordings: stored tracks that
- * share an ISRC with one of them (an album and a single version, relinked
- * twins).  Two sources may name one listen by two such ids.  Sorted by id.
- */
-static IdRef *
-ReadTwins(MtmPlay *plays, int n, int *count)
-{
-	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
-	int			nids = 0;
-	Datum		args[1];
-	IdRef	   *twins;
-
-	/* plays is sorted by track_id */
-	for (int i = 0; i < n; i++)
-		if (nids == 0 || strcmp(ids[nids - 1], plays[i].track_id) != 0)
-			ids[nids++] = plays[i].track_id;
-	args[0] = PointerGetDatum(mtm_text_array(ids, nids));
-	if (SPI_execute_plan(twins_plan, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading music_tm.tracks failed");
-	twins = palloc(sizeof(IdRef) * Max(SPI_processed, 1));
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		twins[r].id = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-		twins[r].twin = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
-	}
-	*count = (int) SPI_processed;
-	qsort(twins, *count, sizeof(IdRef), CompareIdRef);
-	return twins;
-}
 
 /* Raise 22023 for an empty listener: every other function refuses it too. */
 void
@@ -208,7 +121,7 @@ mtm_lock_listener_plays(Datum listener)
 bool
 mtm_parse_utc_time(const char *s, int len, TimestampTz *out)
 {
-	char	   *str;
+	char		str[MAXDATELEN + 1];
 	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
 	char	   *field[MAXDATEFIELDS];
 	int			ftype[MAXDATEFIELDS];
@@ -217,42 +130,53 @@ mtm_parse_utc_time(const char *s, int len, TimestampTz *out)
 	struct pg_tm tm;
 	fsec_t		fsec;
 	int			tz = 0;
+	bool		zoned = false;
 
 	if (len <= 0 || len > MAXDATELEN)
 		return false;
 	for (int i = 0; i < len; i++)
+	{
 		if (!isdigit((unsigned char) s[i]) && strchr("-:. TZ+", s[i]) == NULL)
 			return false;
-	str = pnstrdup(s, len);
-	if (ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
-					  MAXDATEFIELDS, &nf) != 0)
-		return false;
+		if (s[i] == 'Z' || s[i] == '+')
+			zoned = true;
+	}
+	memcpy(str, s, len);
+	str[len] = '\0';
 
 	/*
 	 * Without a place for the zone, DecodeDateTime refuses a time that names
-	 * one: the first try reads a zoneless time as UTC, the second a zoned one.
+	 * one: a zoneless time is read as UTC that way, and a time that names its
+	 * zone (a "Z" or "+hh") with a place for it.  Each is tried first where
+	 * its characters say which it is, the other way second, so the one parse
+	 * a time needs is the first.
 	 */
-#if PG_VERSION_NUM >= 160000
+	for (int attempt = 0; attempt < 2; attempt++)
 	{
-		DateTimeErrorExtra extra;
+		int		   *tzp = (attempt == 0) == zoned ? &tz : NULL;
+		int			ret;
 
-		if (DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, NULL, &extra) != 0)
-		{
-			if (ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
-							  MAXDATEFIELDS, &nf) != 0 ||
-				DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz, &extra) != 0)
-				return false;
-		}
-	}
-#else
-	if (DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, NULL) != 0)
-	{
 		if (ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
-						  MAXDATEFIELDS, &nf) != 0 ||
-			DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz) != 0)
+						  MAXDATEFIELDS, &nf) != 0)
+			return false;
+#if PG_VERSION_NUM >= 160000
+		{
+			DateTimeErrorExtra extra;
+
+			ret = DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, tzp, &extra);
+		}
+#else
+		ret = DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, tzp);
+#endif
+		if (ret == 0)
+		{
+			if (tzp == NULL)
+				tz = 0;
+			break;
+		}
+		if (attempt == 1)
 			return false;
 	}
-#endif
 	if (dtype != DTK_DATE)
 		return false;
 	if (tm2timestamp(&tm, fsec, &tz, out) != 0 || !IS_VALID_TIMESTAMP(*out))
@@ -260,26 +184,28 @@ mtm_parse_utc_time(const char *s, int len, TimestampTz *out)
 	return true;
 }
 
-static int
-CompareIdRef(const void *a, const void *b)
+/* The order of incoming listens: by track, time, milliseconds, payload order. */
+typedef struct PlayOrder
 {
-	return strcmp(((const IdRef *) a)->id, ((const IdRef *) b)->id);
-}
+	int			code;
+	TimestampTz at;
+	int32		ms;
+	int			entry;
+	int			idx;
+} PlayOrder;
 
-/* Incoming listens by track, time, milliseconds, then payload order. */
 static int
-ComparePlay(const void *a, const void *b)
+ComparePlayOrder(const void *a, const void *b)
 {
-	const MtmPlay *x = a;
-	const MtmPlay *y = b;
-	int			c = strcmp(x->track_id, y->track_id);
+	const PlayOrder *x = a;
+	const PlayOrder *y = b;
 
-	if (c != 0)
-		return c;
+	if (x->code != y->code)
+		return x->code < y->code ? -1 : 1;
 	if (x->at != y->at)
 		return x->at < y->at ? -1 : 1;
-	if (x->ms_played != y->ms_played)
-		return x->ms_played < y->ms_played ? -1 : 1;
+	if (x->ms != y->ms)
+		return x->ms < y->ms ? -1 : 1;
 	return (x->entry > y->entry) - (x->entry < y->entry);
 }
 
@@ -391,7 +317,7 @@ IsReplay(const MtmPlay *p, MtmPlaySource source, const StoredPlay *sp)
 	{
 		case MTM_SOURCE_RECENT:
 			return sp->has_played_at && sp->played_at == p->at &&
-				strcmp(sp->track_id, p->track_id) == 0;
+				sp->code == p->code;
 		case MTM_SOURCE_EXPORT:
 			/* a listen's ms_played is the export's own, never overwritten */
 			return sp->has_export_ts && sp->export_ts == p->at &&
@@ -404,58 +330,15 @@ IsReplay(const MtmPlay *p, MtmPlaySource source, const StoredPlay *sp)
 	return false;
 }
 
-/* Step 1: the stored listens of the listener ending within [lo, hi]. */
-static StoredPlay *
-ReadStored(Datum listener, TimestampTz lo, TimestampTz hi, int *count)
-{
-	Datum		args[3] = {listener, TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
-	StoredPlay *s;
-	int			ret;
-
-	ret = SPI_execute_snapshot(read_plan, args, NULL, GetLatestSnapshot(),
-							   InvalidSnapshot, true, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading music_tm.plays failed: %s", SPI_result_code_string(ret));
-	s = palloc0(sizeof(StoredPlay) * Max(SPI_processed, 1));
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d;
-
-		CHECK_FOR_INTERRUPTS();
-		s[r].ended_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull));
-		s[r].new_end = s[r].ended_at;
-		s[r].track_id = SPI_getvalue(tup, desc, 2);
-		s[r].playable_id = SPI_getvalue(tup, desc, 3);
-		d = SPI_getbinval(tup, desc, 4, &isnull);
-		s[r].has_ms = !isnull;
-		s[r].ms_played = isnull ? 0 : DatumGetInt32(d);
-		d = SPI_getbinval(tup, desc, 5, &isnull);
-		s[r].has_played_at = !isnull;
-		s[r].played_at = isnull ? 0 : DatumGetTimestampTz(d);
-		d = SPI_getbinval(tup, desc, 6, &isnull);
-		s[r].has_export_ts = !isnull;
-		s[r].export_ts = isnull ? 0 : DatumGetTimestampTz(d);
-		d = SPI_getbinval(tup, desc, 7, &isnull);
-		s[r].has_account = !isnull;
-		s[r].account_end = isnull ? 0 : DatumGetTimestampTz(d);
-	}
-	*count = (int) SPI_processed;
-	return s;
-}
-
 /* Stored listens by their key after the call: (track_id, new_end). */
 static int
 CompareNewKey(const void *a, const void *b)
 {
 	const StoredPlay *x = *(StoredPlay *const *) a;
 	const StoredPlay *y = *(StoredPlay *const *) b;
-	int			c = strcmp(x->track_id, y->track_id);
 
-	if (c != 0)
-		return c;
+	if (x->code != y->code)
+		return x->code < y->code ? -1 : 1;
 	return (x->new_end > y->new_end) - (x->new_end < y->new_end);
 }
 
@@ -503,7 +386,7 @@ KeepKeysUnique(StoredPlay *s, int ns)
 static void
 AccountEnds(MtmPlay *plays, int n, StoredPlay **keys, int ns)
 {
-	const char *last_track = NULL;
+	int			last_code = -1;
 	TimestampTz last_end = 0;
 
 	for (int i = 0; i < n; i++)
@@ -515,9 +398,9 @@ AccountEnds(MtmPlay *plays, int n, StoredPlay **keys, int ns)
 		if (p->fate != MTM_PLAY_NEW)
 			continue;
 		p->new_end = p->at;
-		if (last_track && strcmp(last_track, p->track_id) == 0 && last_end >= p->new_end)
+		if (last_code == p->code && last_end >= p->new_end)
 			p->new_end = last_end + 1;
-		key.track_id = p->track_id;
+		key.code = p->code;
 		for (;;)
 		{
 			key.new_end = p->new_end;
@@ -525,7 +408,7 @@ AccountEnds(MtmPlay *plays, int n, StoredPlay **keys, int ns)
 				break;
 			p->new_end++;
 		}
-		last_track = p->track_id;
+		last_code = p->code;
 		last_end = p->new_end;
 	}
 }
@@ -541,133 +424,243 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 {
 	TimestampTz lo = DT_NOEND;
 	TimestampTz hi = DT_NOBEGIN;
+	MtmIds	   *idtab;
+	int		   *map;
+	int		  **alt_codes;
+	char	  **distinct;
+	int			ndistinct = 0;
+	bool	   *seen;
 	StoredPlay *s;
 	StoredPlay **keys;
 	int			ns;
-	IdRef	   *refs;
-	int			nrefs = 0;
-	IdRef	   *twins;
+	int			ncodes;
+	MtmRef	   *refs;
+	int		   *start;
+	MtmTwin    *twins;
 	int			ntwins;
+	int		   *twin_start;
+	int		   *ids;
+	int			capids;
 	Candidate  *cands;
 	int			ncands = 0;
 	int			capcands;
 
 	if (n == 0)
 		return;
-	PreparePlans();
 	mtm_lock_listener_plays(listener);
 
 	/*
-	 * In-payload repeats: the same track at the same time is one listen (in
-	 * account data, with the same milliseconds).  The span read covers every
-	 * stored listen any rule could pair with an incoming one.
+	 * The ids of the incoming listens, interned (numbered below, once the
+	 * stored ones are in too).  The span read covers every stored listen any
+	 * rule could pair with an incoming one.
 	 */
-	qsort(plays, n, sizeof(MtmPlay), ComparePlay);
+	idtab = mtm_ids_create(n);
+	alt_codes = palloc0(sizeof(int *) * n);
+	distinct = palloc(sizeof(char *) * n);
+	seen = palloc0(sizeof(bool) * (n + 1));
 	for (int i = 0; i < n; i++)
 	{
 		MtmPlay    *p = &plays[i];
 		int64		ms = p->has_ms ? (int64) p->ms_played * 1000 : 0;
 
-		p->fate = MTM_PLAY_NEW;
-		p->row_track = p->track_id;
-		p->row_end = p->new_end = p->at;
-		if (i > 0 && plays[i - 1].at == p->at &&
-			strcmp(plays[i - 1].track_id, p->track_id) == 0 &&
-			(source == MTM_SOURCE_RECENT || plays[i - 1].ms_played == p->ms_played))
-			p->fate = MTM_PLAY_DUPLICATE;
+		p->code = mtm_ids_intern(idtab, p->track_id);
+		/* the first arrivals are the track ids: codes below n */
+		if (!seen[p->code])
+		{
+			seen[p->code] = true;
+			distinct[ndistinct++] = p->track_id;
+		}
 		lo = Min(lo, p->at - ms - MTM_ACCOUNT_EARLY - MTM_ACCOUNT_LATE);
 		hi = Max(hi, p->at + (source == MTM_SOURCE_RECENT ? MTM_PLAY_LONGEST : 0) +
 				 MTM_ACCOUNT_EARLY + MTM_ACCOUNT_LATE);
 	}
-
-	s = ReadStored(listener, lo, hi, &ns);
-	twins = ReadTwins(plays, n, &ntwins);
-	refs = palloc(sizeof(IdRef) * Max(ns * 2, 1));
-	for (int k = 0; k < ns; k++)
+	for (int i = 0; i < n; i++)
 	{
-		refs[nrefs].id = s[k].track_id;
-		refs[nrefs++].k = k;
-		if (s[k].playable_id && strcmp(s[k].playable_id, s[k].track_id) != 0)
+		MtmPlay    *p = &plays[i];
+
+		if (p->nalt > 0)
 		{
-			refs[nrefs].id = s[k].playable_id;
-			refs[nrefs++].k = k;
+			alt_codes[i] = palloc(sizeof(int) * p->nalt);
+			for (int a = 0; a < p->nalt; a++)
+				alt_codes[i][a] = mtm_ids_intern(idtab, p->alt_ids[a]);
 		}
 	}
-	qsort(refs, nrefs, sizeof(IdRef), CompareIdRef);
+	{
+		/* playable ids after every track id, so that codes < n stay tracks */
+		int		   *pcodes = palloc(sizeof(int) * n);
 
-	/* pass 0: replays (this source stored the listen before); pass 1: pairs */
-	capcands = Max(n, 16);
-	cands = palloc(sizeof(Candidate) * capcands);
-	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < n; i++)
+			pcodes[i] = mtm_ids_intern(idtab, plays[i].playable_id);
+
+		s = mtm_read_stored(listener, lo, hi, idtab, &ns);
+
+		/*
+		 * A recently-played replay is of the same track id (IsReplay): the
+		 * other ids of a recording matter only to the pairing, and are read
+		 * only when a listen is left for it (a poll repeats most listens).
+		 */
+		twins = NULL;
+		ntwins = 0;
+		if (source != MTM_SOURCE_RECENT)
+			twins = mtm_read_twins(distinct, ndistinct, idtab, &ntwins);
+		map = mtm_ids_number(idtab);
+		ncodes = mtm_ids_count(idtab);
+		for (int i = 0; i < n; i++)
+		{
+			plays[i].code = map[plays[i].code];
+			for (int a = 0; a < plays[i].nalt; a++)
+				alt_codes[i][a] = map[alt_codes[i][a]];
+			pcodes[i] = pcodes[i] < 0 ? -1 : map[pcodes[i]];
+		}
+		for (int k = 0; k < ns; k++)
+		{
+			s[k].code = map[s[k].code];
+			s[k].pcode = s[k].pcode < 0 ? -1 : map[s[k].pcode];
+		}
+		for (int t = 0; t < ntwins; t++)
+		{
+			twins[t].id = map[twins[t].id];
+			twins[t].twin = map[twins[t].twin];
+		}
+
+		/* sort the listens (and what goes with each) by track and time */
+		{
+			PlayOrder  *order = palloc(sizeof(PlayOrder) * n);
+			MtmPlay    *sorted = palloc(sizeof(MtmPlay) * n);
+			int		  **sorted_alt = palloc(sizeof(int *) * n);
+			int		   *sorted_pcodes = palloc(sizeof(int) * n);
+
+			for (int i = 0; i < n; i++)
+				order[i] = (PlayOrder) {plays[i].code, plays[i].at,
+					plays[i].ms_played, plays[i].entry, i};
+			qsort(order, n, sizeof(PlayOrder), ComparePlayOrder);
+			for (int i = 0; i < n; i++)
+			{
+				sorted[i] = plays[order[i].idx];
+				sorted_alt[i] = alt_codes[order[i].idx];
+				sorted_pcodes[i] = pcodes[order[i].idx];
+			}
+			memcpy(plays, sorted, sizeof(MtmPlay) * n);
+			alt_codes = sorted_alt;
+			pcodes = sorted_pcodes;
+			pfree(sorted);
+			pfree(order);
+		}
+
+		/* in-payload repeats: the same track at the same time is one listen
+		 * (in account data, with the same milliseconds) */
 		for (int i = 0; i < n; i++)
 		{
 			MtmPlay    *p = &plays[i];
-			const char **ids;
-			int			nids = 0;
-			IdRef		tkey = {p->track_id, 0, NULL};
-			IdRef	   *t = ntwins > 0 ?
-				bsearch(&tkey, twins, ntwins, sizeof(IdRef), CompareIdRef) : NULL;
-			int			tfirst = t ? t - twins : 0;
 
-			CHECK_FOR_INTERRUPTS();
-			/* its own ids, then the other ids of its recording */
-			while (t && tfirst > 0 && strcmp(twins[tfirst - 1].id, p->track_id) == 0)
-				tfirst--;
-			ids = palloc(sizeof(char *) * (Max(p->nalt, 2) + ntwins));
-			if (p->nalt > 0)
-				for (int a = 0; a < p->nalt; a++)
-					ids[nids++] = p->alt_ids[a];
-			else
+			p->fate = MTM_PLAY_NEW;
+			p->row_track = p->track_id;
+			p->row_end = p->new_end = p->at;
+			if (i > 0 && plays[i - 1].at == p->at && plays[i - 1].code == p->code &&
+				(source == MTM_SOURCE_RECENT || plays[i - 1].ms_played == p->ms_played))
+				p->fate = MTM_PLAY_DUPLICATE;
+		}
+
+		refs = mtm_group_stored(s, ns, ncodes, source, &start);
+		twin_start = mtm_group_twins(twins, ntwins, ncodes);
+
+		/* pass 0: replays (this source stored the listen before); pass 1: pairs */
+		capcands = Max(n, 16);
+		cands = palloc(sizeof(Candidate) * capcands);
+		capids = 16;
+		ids = palloc(sizeof(int) * capids);
+		for (int pass = 0; pass < 2; pass++)
+		{
+			if (pass == 1 && source == MTM_SOURCE_RECENT)
 			{
-				ids[nids++] = p->track_id;
-				ids[nids++] = p->playable_id;
+				bool		left = false;
+
+				for (int i = 0; i < n && !left; i++)
+					left = plays[i].fate == MTM_PLAY_NEW;
+				if (!left)
+					break;
+				twins = mtm_read_twins(distinct, ndistinct, idtab, &ntwins);
+				twin_start = mtm_group_twins(twins, ntwins, ncodes);
 			}
-			for (int a = tfirst; t && a < ntwins && strcmp(twins[a].id, p->track_id) == 0; a++)
-				ids[nids++] = twins[a].twin;
-			for (int w = 0; w < nids && p->fate == MTM_PLAY_NEW; w++)
+			for (int i = 0; i < n; i++)
 			{
-				IdRef		key = {ids[w], 0, NULL};
-				IdRef	   *hit;
-				int			first;
+				MtmPlay    *p = &plays[i];
+				int			nids = 0;
+				int			nt = twin_start[p->code + 1] - twin_start[p->code];
 
-				if (ids[w] == NULL || nrefs == 0)
+				CHECK_FOR_INTERRUPTS();
+				if (p->fate != MTM_PLAY_NEW)
 					continue;
-				hit = bsearch(&key, refs, nrefs, sizeof(IdRef), CompareIdRef);
-				if (hit == NULL)
-					continue;
-				first = hit - refs;
-				while (first > 0 && strcmp(refs[first - 1].id, ids[w]) == 0)
-					first--;
-				for (int r = first; r < nrefs && strcmp(refs[r].id, ids[w]) == 0; r++)
+				/* its own ids, then the other ids of its recording */
+				if (Max(p->nalt, 2) + nt > capids)
 				{
-					StoredPlay *sp = &s[refs[r].k];
-					int64		d;
+					capids = Max(p->nalt, 2) + nt;
+					ids = repalloc(ids, sizeof(int) * capids);
+				}
+				if (p->nalt > 0)
+					for (int a = 0; a < p->nalt; a++)
+						ids[nids++] = alt_codes[i][a];
+				else
+				{
+					ids[nids++] = p->code;
+					ids[nids++] = pcodes[i];
+				}
+				for (int a = twin_start[p->code]; a < twin_start[p->code + 1]; a++)
+					ids[nids++] = twins[a].twin;
+				for (int w = 0; w < nids && p->fate == MTM_PLAY_NEW; w++)
+				{
+					int			first;
+					int			last;
 
+					if (ids[w] < 0)
+						continue;
+					first = start[ids[w]];
+					last = start[ids[w] + 1];
 					if (pass == 0)
 					{
-						if (IsReplay(p, source, sp))
+						/* the group is in order of this source's time */
+						int			l = first,
+									h = last;
+
+						while (l < h)
 						{
-							p->fate = MTM_PLAY_UNCHANGED;
-							break;
+							int			m = (l + h) / 2;
+
+							if (refs[m].at < p->at)
+								l = m + 1;
+							else
+								h = m;
 						}
+						for (int r = l; r < last && refs[r].at == p->at; r++)
+							if (IsReplay(p, source, &s[refs[r].k]))
+							{
+								p->fate = MTM_PLAY_UNCHANGED;
+								break;
+							}
 						continue;
 					}
-					d = StoredDistance(p, source, sp);
-					if (d < 0)
-						continue;
-					if (ncands == capcands)
+					for (int r = first; r < last; r++)
 					{
-						capcands *= 2;
-						cands = repalloc(cands, sizeof(Candidate) * capcands);
+						StoredPlay *sp = &s[refs[r].k];
+						int64		d = StoredDistance(p, source, sp);
+
+						if (d < 0)
+							continue;
+						if (ncands == capcands)
+						{
+							capcands *= 2;
+							cands = repalloc(cands, sizeof(Candidate) * capcands);
+						}
+						cands[ncands].distance = d;
+						cands[ncands].at = p->at;
+						cands[ncands].i = i;
+						cands[ncands].k = refs[r].k;
+						ncands++;
 					}
-					cands[ncands].distance = d;
-					cands[ncands].at = p->at;
-					cands[ncands].i = i;
-					cands[ncands].k = refs[r].k;
-					ncands++;
 				}
 			}
 		}
+	}
 
 	/* one-to-one, closest pairs first */
 	qsort(cands, ncands, sizeof(Candidate), CompareCandidate);
@@ -680,14 +673,30 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 			continue;
 		p->fate = MTM_PLAY_MATCHED;
 		sp->taken = true;
-		p->row_track = sp->track_id;
+		p->row_track = mtm_ids_str(idtab, sp->code);
 		p->row_end = sp->ended_at;
 		/* the export's ts is the end; the others keep the row's time */
 		if (source == MTM_SOURCE_EXPORT)
 			sp->new_end = p->at;
 		p->match = cands[c].k;
 	}
-	keys = KeepKeysUnique(s, ns);
+	/*
+	 * The keys after the call: made unique when a row moves, and looked up
+	 * by AccountEnds for the new listens of an export.  A replay of a whole
+	 * file needs neither.
+	 */
+	{
+		bool		moved = false;
+		bool		fresh = false;
+
+		for (int k = 0; k < ns && !moved; k++)
+			moved = s[k].new_end != s[k].ended_at;
+		for (int i = 0; i < n && !fresh; i++)
+			fresh = plays[i].fate == MTM_PLAY_NEW;
+		keys = NULL;
+		if (moved || (fresh && source != MTM_SOURCE_RECENT))
+			keys = KeepKeysUnique(s, ns);
+	}
 
 	for (int i = 0; i < n; i++)
 	{

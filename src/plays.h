@@ -71,6 +71,7 @@ typedef struct MtmPlay
 	int			entry;			/* index in the payload, for messages */
 	char	   *track_id;		/* canonical id */
 	char	   *playable_id;	/* recently-played, relinked: else NULL */
+	int			code;			/* set by mtm_plays_merge: track_id's number */
 	TimestampTz at;				/* the source's time: played_at or ts */
 	bool		has_ms;
 	int32		ms_played;
@@ -104,6 +105,53 @@ typedef struct MtmPlayCounts
 	int64		duplicates;
 	int64		unresolved;
 } MtmPlayCounts;
+
+/* A stored listen, as read back for matching (plays_stored.c). */
+typedef struct StoredPlay
+{
+	TimestampTz ended_at;
+	int			code;			/* track_id, interned */
+	int			pcode;			/* playable_id, interned; -1 when NULL */
+	bool		has_ms;
+	int32		ms_played;
+	bool		has_played_at;
+	TimestampTz played_at;
+	bool		has_export_ts;
+	TimestampTz export_ts;
+	bool		has_account;
+	TimestampTz account_end;
+	bool		taken;			/* joined by an incoming listen */
+	TimestampTz new_end;		/* ended_at after the update */
+} StoredPlay;
+
+/* Another stored id of a recording (same ISRC), both interned. */
+typedef struct MtmTwin
+{
+	int			id;
+	int			twin;
+} MtmTwin;
+
+/* A stored listen under one of its ids (plays_stored.c groups them). */
+typedef struct MtmRef
+{
+	TimestampTz at;				/* the incoming source's time of it, or
+								 * DT_NOBEGIN */
+	int			k;
+} MtmRef;
+
+/* plays_stored.c: ids numbered in strcmp order, and the reads of the merge */
+typedef struct MtmIds MtmIds;
+extern MtmIds *mtm_ids_create(int expected);
+extern int	mtm_ids_intern(MtmIds *ids, const char *s);
+extern int *mtm_ids_number(MtmIds *ids);
+extern int	mtm_ids_count(const MtmIds *ids);
+extern const char *mtm_ids_str(const MtmIds *ids, int code);
+extern StoredPlay *mtm_read_stored(Datum listener, TimestampTz lo,
+								   TimestampTz hi, MtmIds *ids, int *count);
+extern MtmTwin *mtm_read_twins(char **track_ids, int n, MtmIds *ids, int *count);
+extern MtmRef *mtm_group_stored(const StoredPlay *s, int ns, int ncodes,
+								MtmPlaySource source, int **startp);
+extern int *mtm_group_twins(MtmTwin *twins, int ntwins, int ncodes);
 
 extern void mtm_plays_merge(Datum listener, MtmPlaySource source,
 							MtmPlay *plays, int n, TimestampTz now,

@@ -65,45 +65,137 @@ EntryTypeError(int entry, const char *field, const char *expected,
 					   mtm_jsonb_type_name(got), field, entry)));
 }
 
+/*
+ * The fields of an extended-history entry that are read.  An entry is
+ * walked once (JsonbIteratorNext over its keys), each known key's value
+ * kept by its slot: about 20 keys an entry, where a lookup per field would
+ * binary-search the keys 18 times.
+ */
+typedef enum EntryField
+{
+	F_TS,
+	F_MS_PLAYED,
+	F_TRACK_URI,
+	F_TRACK_NAME,
+	F_ARTIST_NAME,
+	F_ALBUM_NAME,
+	F_REASON_START,
+	F_REASON_END,
+	F_SHUFFLE,
+	F_SKIPPED,
+	F_OFFLINE,
+	F_INCOGNITO,
+	F_OFFLINE_TIMESTAMP,
+	F_EPISODE_URI,
+	F_EPISODE_NAME,
+	F_AUDIOBOOK_URI,
+	F_AUDIOBOOK_CHAPTER_URI,
+	F_AUDIOBOOK_TITLE,
+	NFIELDS
+} EntryField;
+
+static const char *const field_names[NFIELDS] = {
+	"ts", "ms_played", "spotify_track_uri", "master_metadata_track_name",
+	"master_metadata_album_artist_name", "master_metadata_album_album_name",
+	"reason_start", "reason_end", "shuffle", "skipped", "offline",
+	"incognito_mode", "offline_timestamp", "spotify_episode_uri",
+	"episode_name", "audiobook_uri", "audiobook_chapter_uri", "audiobook_title"
+};
+
+/* An entry's values of the known fields; absent ones are NULL. */
+typedef struct EntryFields
+{
+	JsonbValue *f[NFIELDS];
+	JsonbValue	v[NFIELDS];
+} EntryFields;
+
+/* The slot of a key, or -1 for a field that is not read. */
+static int
+FieldSlot(const char *key, int len)
+{
+	static int	lens[NFIELDS];
+
+	if (lens[0] == 0)
+		for (int i = 0; i < NFIELDS; i++)
+			lens[i] = strlen(field_names[i]);
+	for (int i = 0; i < NFIELDS; i++)
+		if (lens[i] == len && memcmp(field_names[i], key, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Walk an entry object once, keeping the values of the known fields. */
+static void
+ReadEntryFields(JsonbContainer *obj, EntryFields *ef)
+{
+	JsonbIterator *it = JsonbIteratorInit(obj);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	int			slot = -1;
+
+	memset(ef->f, 0, sizeof(ef->f));
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			slot = FieldSlot(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE && slot >= 0)
+		{
+			ef->v[slot] = v;
+			ef->f[slot] = &ef->v[slot];
+		}
+	}
+}
+
 /* An optional string field: absent or null is NULL. */
 static char *
-OptString(JsonbContainer *obj, const char *field, int entry)
+OptString(const EntryFields *ef, EntryField field, int entry)
 {
-	JsonbValue	v;
-	JsonbValue *f = mtm_field(obj, field, &v);
+	JsonbValue *f = ef->f[field];
 
 	if (f == NULL || f->type == jbvNull)
 		return NULL;
 	if (f->type != jbvString)
-		EntryTypeError(entry, field, "a string or null", f);
+		EntryTypeError(entry, field_names[field], "a string or null", f);
 	return mtm_string_or_null(f);
+}
+
+/* Whether an optional string field is a string (absent or null: false). */
+static bool
+HasString(const EntryFields *ef, EntryField field, int entry)
+{
+	JsonbValue *f = ef->f[field];
+
+	if (f == NULL || f->type == jbvNull)
+		return false;
+	if (f->type != jbvString)
+		EntryTypeError(entry, field_names[field], "a string or null", f);
+	return true;
 }
 
 /* An optional boolean field: -1 when absent or null. */
 static int8
-OptBool(JsonbContainer *obj, const char *field, int entry)
+OptBool(const EntryFields *ef, EntryField field, int entry)
 {
-	JsonbValue	v;
-	JsonbValue *f = mtm_field(obj, field, &v);
+	JsonbValue *f = ef->f[field];
 
 	if (f == NULL || f->type == jbvNull)
 		return -1;
 	if (f->type != jbvBool)
-		EntryTypeError(entry, field, "a boolean or null", f);
+		EntryTypeError(entry, field_names[field], "a boolean or null", f);
 	return f->val.boolean ? 1 : 0;
 }
 
 /* A required field's value, or the error naming it. */
 static JsonbValue *
-Required(JsonbContainer *obj, const char *field, int entry, JsonbValue *out)
+Required(const EntryFields *ef, EntryField field, int entry)
 {
-	JsonbValue *f = mtm_field(obj, field, out);
+	JsonbValue *f = ef->f[field];
 
 	if (f == NULL || f->type == jbvNull)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("streaming-history entry has no \"%s\"", field),
-				 errdetail("Field \"%s\" of entry [%d] is %s.", field, entry,
+				 errmsg("streaming-history entry has no \"%s\"", field_names[field]),
+				 errdetail("Field \"%s\" of entry [%d] is %s.", field_names[field], entry,
 						   f ? "null" : "missing")));
 	return f;
 }
@@ -121,10 +213,9 @@ NumberText(const JsonbValue *v)
  * 0 means none.
  */
 static void
-OfflineTimestamp(JsonbContainer *obj, int entry, MtmPlay *p)
+OfflineTimestamp(const EntryFields *ef, int entry, MtmPlay *p)
 {
-	JsonbValue	v;
-	JsonbValue *f = mtm_field(obj, "offline_timestamp", &v);
+	JsonbValue *f = ef->f[F_OFFLINE_TIMESTAMP];
 	double		x;
 
 	if (f == NULL || f->type == jbvNull)
@@ -156,8 +247,7 @@ static bool
 ParseExtendedEntry(JsonbValue *ev, int entry, MtmPlay *p, TrackNames *names,
 				   ImportSummary *sum)
 {
-	JsonbContainer *obj;
-	JsonbValue	v;
+	EntryFields ef;
 	JsonbValue *f;
 	char	   *uri;
 
@@ -167,11 +257,11 @@ ParseExtendedEntry(JsonbValue *ev, int entry, MtmPlay *p, TrackNames *names,
 				 errmsg("a streaming-history entry must be a JSON object"),
 				 errdetail("Found a JSON %s at entry [%d].",
 						   mtm_jsonb_type_name(ev), entry)));
-	obj = ev->val.binary.data;
+	ReadEntryFields(ev->val.binary.data, &ef);
 	memset(p, 0, sizeof(*p));
 	p->entry = entry;
 
-	f = Required(obj, "ts", entry, &v);
+	f = Required(&ef, F_TS, entry);
 	if (f->type != jbvString)
 		EntryTypeError(entry, "ts", "a string", f);
 	if (!mtm_parse_utc_time(f->val.string.val, f->val.string.len, &p->at))
@@ -182,7 +272,7 @@ ParseExtendedEntry(JsonbValue *ev, int entry, MtmPlay *p, TrackNames *names,
 						   pnstrdup(f->val.string.val, Min(f->val.string.len, 64)),
 						   entry)));
 
-	f = Required(obj, "ms_played", entry, &v);
+	f = Required(&ef, F_MS_PLAYED, entry);
 	if (f->type != jbvNumeric)
 		EntryTypeError(entry, "ms_played", "a number", f);
 	if (!mtm_numeric_int32(f, &p->ms_played) || p->ms_played < 0)
@@ -194,26 +284,26 @@ ParseExtendedEntry(JsonbValue *ev, int entry, MtmPlay *p, TrackNames *names,
 	p->has_ms = true;
 
 	/* every typed field is checked, whatever kind of entry this is */
-	uri = OptString(obj, "spotify_track_uri", entry);
-	names->name = OptString(obj, "master_metadata_track_name", entry);
-	names->artist = OptString(obj, "master_metadata_album_artist_name", entry);
-	names->album = OptString(obj, "master_metadata_album_album_name", entry);
-	p->reason_start = OptString(obj, "reason_start", entry);
-	p->reason_end = OptString(obj, "reason_end", entry);
-	p->shuffle = OptBool(obj, "shuffle", entry);
-	p->skipped = OptBool(obj, "skipped", entry);
-	p->offline = OptBool(obj, "offline", entry);
-	p->incognito = OptBool(obj, "incognito_mode", entry);
-	OfflineTimestamp(obj, entry, p);
+	uri = OptString(&ef, F_TRACK_URI, entry);
+	names->name = OptString(&ef, F_TRACK_NAME, entry);
+	names->artist = OptString(&ef, F_ARTIST_NAME, entry);
+	names->album = OptString(&ef, F_ALBUM_NAME, entry);
+	p->reason_start = OptString(&ef, F_REASON_START, entry);
+	p->reason_end = OptString(&ef, F_REASON_END, entry);
+	p->shuffle = OptBool(&ef, F_SHUFFLE, entry);
+	p->skipped = OptBool(&ef, F_SKIPPED, entry);
+	p->offline = OptBool(&ef, F_OFFLINE, entry);
+	p->incognito = OptBool(&ef, F_INCOGNITO, entry);
+	OfflineTimestamp(&ef, entry, p);
 
 	if (uri == NULL || strncmp(uri, "spotify:local:", 14) == 0)
 	{
-		if (OptString(obj, "spotify_episode_uri", entry) != NULL ||
-			OptString(obj, "episode_name", entry) != NULL)
+		if (HasString(&ef, F_EPISODE_URI, entry) ||
+			HasString(&ef, F_EPISODE_NAME, entry))
 			sum->episodes++;
-		else if (OptString(obj, "audiobook_uri", entry) != NULL ||
-				 OptString(obj, "audiobook_chapter_uri", entry) != NULL ||
-				 OptString(obj, "audiobook_title", entry) != NULL)
+		else if (HasString(&ef, F_AUDIOBOOK_URI, entry) ||
+				 HasString(&ef, F_AUDIOBOOK_CHAPTER_URI, entry) ||
+				 HasString(&ef, F_AUDIOBOOK_TITLE, entry))
 			sum->audiobooks++;
 		else
 			sum->without_track++;
