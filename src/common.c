@@ -271,7 +271,7 @@ mtm_plan(MtmPlan *p, Oid range_type)
 	p->plan = NULL;
 	for (i = 0; i < p->nargs; i++)
 		types[i] = OidIsValid(p->argtypes[i]) ? p->argtypes[i] : range_type;
-	p->plan = SPI_prepare(p->sql, p->nargs, types);
+	p->plan = SPI_prepare_cursor(p->sql, p->nargs, types, CURSOR_OPT_GENERIC_PLAN);
 	if (p->plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 p->sql, SPI_result_code_string(SPI_result));
@@ -291,11 +291,19 @@ mtm_spi_select(SPIPlanPtr plan, Datum *values, const char *nulls,
 		elog(ERROR, "reading %s failed: %s", what, SPI_result_code_string(ret));
 }
 
-/* SPI_prepare and SPI_keepplan, or die: our statements are fixed text. */
+/*
+ * SPI_prepare and SPI_keepplan, or die: our statements are fixed text.
+ * Kept statements always run their generic plan: each is written for one
+ * index (sql/plans.sql and sql/plays_plans.sql check the generic plan of
+ * every one), and the plan cache would otherwise plan a statement anew on
+ * every call when it prices its generic plan above the custom ones (a
+ * listener's range of plays, arrays of ids): planning was a tenth of a
+ * recently-played poll.
+ */
 SPIPlanPtr
 mtm_prepare_kept(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
