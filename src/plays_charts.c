@@ -156,7 +156,6 @@ NextMonth(DateADT first)
 /* One song or track of a period, as counted. */
 typedef struct Tally
 {
-	char	   *key;			/* ISRC or track id */
 	char	   *id;				/* the id it is charted under */
 	int64		plays;
 	int64		ms;
@@ -167,6 +166,8 @@ typedef struct PlayRow
 {
 	char	   *track_id;
 	char	   *isrc;
+	int			track;			/* the span's key of its track */
+	int			song;			/* and of its song (ISRC, else the track) */
 	bool		counted;
 	int64		ms;
 	TimestampTz ended_at;
@@ -176,12 +177,6 @@ static int
 CompareKeyStr(const void *a, const void *b)
 {
 	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static int
-CompareTallyKey(const void *a, const void *b)
-{
-	return strcmp(((const Tally *) a)->key, ((const Tally *) b)->key);
 }
 
 static int
@@ -209,50 +204,72 @@ ReplaceAll(const MtmSlots *stored, bool exists, MtmSlots *result, void *arg)
 		mtm_slots_set(result, r, slots->ids[r - 1], NULL);
 }
 
-/* Rank the rows of one period by song (by_song) or by track. */
+/*
+ * The listens of a stretch of time [from, to), read once for every period
+ * in it: each with what its track says (ISRC, duration), the listens of
+ * tracks not stored left out, in time order; and each recording's smallest
+ * stored id.
+ */
+typedef struct Span
+{
+	PlayRow    *rows;
+	int			n;
+	char	  **isrc_keys;
+	char	  **isrc_ids;
+	int			nisrc;
+	/*
+	 * Keys of songs and tracks, numbered once for the span: the stored
+	 * tracks first (their ids), then the recordings (their smallest id);
+	 * key_id[k] is what key k is charted under.  stamp and where are
+	 * RankPeriod's scratch: where[k] is key k's tally in the current
+	 * ranking when stamp[k] is that ranking's number.
+	 */
+	char	  **key_id;
+	int			nkeys;
+	int		   *stamp;
+	int		   *where;
+	int			ranking;
+} Span;
+
+/*
+ * Rank the rows of one period by song (by_song) or by track: a tally per
+ * key of the span, found by its number (no string is compared but to break
+ * ties between equal tallies).
+ */
 static void
-RankPeriod(PlayRow *rows, int n, bool by_song, char **isrc_keys, char **isrc_ids,
-		   int nisrc, MtmSlots *slots)
+RankPeriod(Span *sp, PlayRow *rows, int n, bool by_song, MtmSlots *slots)
 {
 	Tally	   *t = palloc(sizeof(Tally) * Max(n, 1));
 	int			nt = 0;
 	int			m = 0;
+	int			ranking = ++sp->ranking;
 
 	for (int i = 0; i < n; i++)
 	{
-		t[i].key = rows[i].track_id;
-		t[i].id = rows[i].track_id;
-		if (by_song && rows[i].isrc)
-		{
-			char	  **hit = bsearch(&rows[i].isrc, isrc_keys, nisrc, sizeof(char *),
-									  CompareKeyStr);
+		int			k = by_song ? rows[i].song : rows[i].track;
+		Tally	   *x;
 
-			t[i].key = rows[i].isrc;
-			if (hit)
-				t[i].id = isrc_ids[hit - isrc_keys];
-		}
-		t[i].plays = rows[i].counted ? 1 : 0;
-		t[i].ms = rows[i].ms;
-		t[i].first = rows[i].ended_at;
-	}
-	/* an ISRC and a track id never collide: ISRCs are 12 characters, ids 22 */
-	qsort(t, n, sizeof(Tally), CompareTallyKey);
-	for (int i = 0; i < n; i++)
-	{
-		if (nt > 0 && strcmp(t[nt - 1].key, t[i].key) == 0)
+		if (sp->stamp[k] != ranking)
 		{
-			t[nt - 1].plays += t[i].plays;
-			t[nt - 1].ms += t[i].ms;
-			t[nt - 1].first = Min(t[nt - 1].first, t[i].first);
-			continue;
+			sp->stamp[k] = ranking;
+			sp->where[k] = nt;
+			t[nt].id = sp->key_id[k];
+			t[nt].plays = 0;
+			t[nt].ms = 0;
+			t[nt].first = rows[i].ended_at;
+			nt++;
 		}
-		t[nt++] = t[i];
+		x = &t[sp->where[k]];
+		x->plays += rows[i].counted ? 1 : 0;
+		x->ms += rows[i].ms;
+		x->first = Min(x->first, rows[i].ended_at);
 	}
 	qsort(t, nt, sizeof(Tally), CompareTallyRank);
 	mtm_slots_init(slots, MTM_PLAY_CHART_SIZE);
 	for (int i = 0; i < nt && m < MTM_PLAY_CHART_SIZE; i++)
 		if (t[i].plays > 0)
 			mtm_slots_set(slots, ++m, t[i].id, NULL);
+	pfree(t);
 }
 
 /* Write the chart of one series and period (none when it has no entry). */
@@ -298,20 +315,6 @@ FindPair(StrPair *pairs, int n, const char *key)
 	return n > 0 ? bsearch(&k, pairs, n, sizeof(StrPair), CompareStrPair) : NULL;
 }
 
-/*
- * The listens of a stretch of time [from, to), read once for every period
- * in it: each with what its track says (ISRC, duration), the listens of
- * tracks not stored left out, in time order; and each recording's smallest
- * stored id.
- */
-typedef struct Span
-{
-	PlayRow    *rows;
-	int			n;
-	char	  **isrc_keys;
-	char	  **isrc_ids;
-	int			nisrc;
-} Span;
 
 static void
 ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
@@ -405,6 +408,17 @@ ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
 	}
 	sp->nisrc = nsongs;
 
+	/* the keys: the stored tracks, then the recordings */
+	sp->nkeys = ntracks + nsongs;
+	sp->key_id = palloc(sizeof(char *) * Max(sp->nkeys, 1));
+	for (int k = 0; k < ntracks; k++)
+		sp->key_id[k] = tracks[k].key;
+	for (int k = 0; k < nsongs; k++)
+		sp->key_id[ntracks + k] = sp->isrc_ids[k];
+	sp->stamp = palloc0(sizeof(int) * Max(sp->nkeys, 1));
+	sp->where = palloc(sizeof(int) * Max(sp->nkeys, 1));
+	sp->ranking = 0;
+
 	/* listens of stored tracks only, with their track's ISRC and duration */
 	sp->n = 0;
 	for (int r = 0; r < n; r++)
@@ -415,6 +429,17 @@ ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
 		if (t == NULL)
 			continue;
 		row->isrc = t->value;
+		row->track = t - tracks;
+		row->song = row->track;
+		if (row->isrc)
+		{
+			char	  **hit = nsongs > 0 ?
+				bsearch(&row->isrc, sp->isrc_keys, nsongs, sizeof(char *), CompareKeyStr) : NULL;
+
+			/* an ISRC and a track id never collide: 12 characters, 22 */
+			if (hit)
+				row->song = ntracks + (hit - sp->isrc_keys);
+		}
 		if (row->ms < 0)
 			row->ms = t->has_num ? t->num : 0;
 		sp->rows[sp->n++] = *row;
@@ -423,7 +448,7 @@ ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
 
 /* Rebuild the charts of the period [from, to) from its span: two series. */
 static void
-RebuildPeriod(const Span *sp, Datum listener, Datum *ranges, Oid range_type,
+RebuildPeriod(Span *sp, Datum listener, Datum *ranges, Oid range_type,
 			  bool month, DateADT from, DateADT to, TimestampTz now)
 {
 	TimestampTz lo = (TimestampTz) from * USECS_PER_DAY;
@@ -452,8 +477,8 @@ RebuildPeriod(const Span *sp, Datum listener, Datum *ranges, Oid range_type,
 	}
 	for (b = a; b < sp->n && sp->rows[b].ended_at < hi; b++)
 		;
-	RankPeriod(sp->rows + a, b - a, true, sp->isrc_keys, sp->isrc_ids, sp->nisrc, &songs);
-	RankPeriod(sp->rows + a, b - a, false, sp->isrc_keys, sp->isrc_ids, sp->nisrc, &tracks);
+	RankPeriod(sp, sp->rows + a, b - a, true, &songs);
+	RankPeriod(sp, sp->rows + a, b - a, false, &tracks);
 	WriteChart(listener, ranges[month ? 1 : 0], range_type, from, &songs, now);
 	WriteChart(listener, ranges[month ? 3 : 2], range_type, from, &tracks, now);
 }
