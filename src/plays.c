@@ -530,10 +530,34 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 			int		  **sorted_alt = palloc(sizeof(int *) * n);
 			int		   *sorted_pcodes = palloc(sizeof(int) * n);
 
+			int		   *start = palloc0(sizeof(int) * (ncodes + 1));
+
+			/*
+			 * By track first, counting (tracks are numbers below ncodes),
+			 * keeping the payload's order within a track; then each track's
+			 * listens by time, sorted only where the payload was not in time
+			 * order already (an export file is).
+			 */
 			for (int i = 0; i < n; i++)
-				order[i] = (PlayOrder) {plays[i].code, plays[i].at,
+				start[plays[i].code + 1]++;
+			for (int c = 0; c < ncodes; c++)
+				start[c + 1] += start[c];
+			for (int i = 0; i < n; i++)
+				order[start[plays[i].code]++] = (PlayOrder) {plays[i].code, plays[i].at,
 					plays[i].ms_played, plays[i].entry, i};
-			qsort(order, n, sizeof(PlayOrder), ComparePlayOrder);
+			for (int a = 0; a < n;)
+			{
+				int			b = a + 1;
+				bool		in_order = true;
+
+				for (; b < n && order[b].code == order[a].code; b++)
+					if (in_order && ComparePlayOrder(&order[b - 1], &order[b]) > 0)
+						in_order = false;
+				if (!in_order)
+					qsort(order + a, b - a, sizeof(PlayOrder), ComparePlayOrder);
+				a = b;
+			}
+			pfree(start);
 			for (int i = 0; i < n; i++)
 			{
 				sorted[i] = plays[order[i].idx];

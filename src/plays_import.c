@@ -399,18 +399,21 @@ CompareNames(const void *a, const void *b)
 static MtmTrackRow *
 StubRows(TrackNames *names, int n, int *count)
 {
-	MtmTrackRow *rows = palloc(sizeof(MtmTrackRow) * Max(n, 1));
+	MtmTrackRow *rows;
+	MtmIds	   *seen = mtm_ids_create(64);
+	TrackNames *first = palloc(sizeof(TrackNames) * Max(n, 1));
 	int			m = 0;
 
-	qsort(names, n, sizeof(TrackNames), CompareNames);
+	/* each track's first entry with a name (ids numbered as they come) */
 	for (int i = 0; i < n; i++)
+		if (names[i].name != NULL && mtm_ids_intern(seen, names[i].track_id) == m)
+			first[m++] = names[i];
+	qsort(first, m, sizeof(TrackNames), CompareNames);
+	rows = palloc(sizeof(MtmTrackRow) * Max(m, 1));
+	for (int i = 0; i < m; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (names[i].name == NULL)
-			continue;
-		if (m > 0 && strcmp(rows[m - 1].track_id, names[i].track_id) == 0)
-			continue;
-		StubRow(&names[i], &rows[m++]);
+		StubRow(&first[i], &rows[i]);
 	}
 	*count = m;
 	return rows;
