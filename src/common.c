@@ -15,6 +15,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -257,6 +258,23 @@ mtm_track_write_end(MtmTrackWriter *w)
 	w->switched = false;
 }
 
+/*
+ * How kept statements are planned.  Without Citus, always by their generic
+ * plan: each is written for one index (sql/plans.sql and sql/plays_plans.sql
+ * check the generic plan of every one), and the plan cache would otherwise
+ * plan a statement anew on every call when it prices its generic plan above
+ * the custom ones (a listener's range of plays, arrays of ids): planning was
+ * a tenth of a recently-played poll.  With Citus installed, the plan cache
+ * chooses: Citus routes a statement to the listener's shard from the
+ * listener's value, which a generic plan of some statements (an UPDATE
+ * joined to unnest()) leaves to every shard.
+ */
+static int
+KeptCursorOptions(void)
+{
+	return OidIsValid(get_extension_oid("citus", true)) ? 0 : CURSOR_OPT_GENERIC_PLAN;
+}
+
 /* The plan of p for the given enum OID, prepared and kept on first use. */
 SPIPlanPtr
 mtm_plan(MtmPlan *p, Oid range_type)
@@ -271,7 +289,7 @@ mtm_plan(MtmPlan *p, Oid range_type)
 	p->plan = NULL;
 	for (i = 0; i < p->nargs; i++)
 		types[i] = OidIsValid(p->argtypes[i]) ? p->argtypes[i] : range_type;
-	p->plan = SPI_prepare_cursor(p->sql, p->nargs, types, CURSOR_OPT_GENERIC_PLAN);
+	p->plan = SPI_prepare_cursor(p->sql, p->nargs, types, KeptCursorOptions());
 	if (p->plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 p->sql, SPI_result_code_string(SPI_result));
@@ -291,19 +309,11 @@ mtm_spi_select(SPIPlanPtr plan, Datum *values, const char *nulls,
 		elog(ERROR, "reading %s failed: %s", what, SPI_result_code_string(ret));
 }
 
-/*
- * SPI_prepare and SPI_keepplan, or die: our statements are fixed text.
- * Kept statements always run their generic plan: each is written for one
- * index (sql/plans.sql and sql/plays_plans.sql check the generic plan of
- * every one), and the plan cache would otherwise plan a statement anew on
- * every call when it prices its generic plan above the custom ones (a
- * listener's range of plays, arrays of ids): planning was a tenth of a
- * recently-played poll.
- */
+/* SPI_prepare and SPI_keepplan, or die: our statements are fixed text. */
 SPIPlanPtr
 mtm_prepare_kept(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, KeptCursorOptions());
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
