@@ -183,7 +183,7 @@ ParseItem(JsonbValue *item, int index, MtmPlay *play, MtmTrackRow *row)
 		if (mtm_string_equals(f, "episode"))
 			return "episode";
 	}
-	mtm_parse_track(JsonbValueToJsonb(track), &where, row);
+	mtm_parse_track_key(JsonbValueToJsonb(track), &where, row);
 	play->track_id = row->track_id;
 	play->playable_id = row->playable_id;
 	return NULL;

@@ -109,12 +109,26 @@ RequiredId(JsonbContainer *obj, const char *field, const MtmWhere *where)
  * linked_from.id, the id that was asked for, so that one song keeps one row
  * and one chart history however often the playable id changes.
  */
+static void ParseTrackColumns(MtmTrackRow *row);
+
 void
 mtm_parse_track(Jsonb *track, const MtmWhere *where, MtmTrackRow *row)
 {
+	mtm_parse_track_key(track, where, row);
+	ParseTrackColumns(row);
+}
+
+/*
+ * The first half of mtm_parse_track: the object's ids and content hash, all
+ * that tells a stored track unchanged.  mtm_store_tracks checks and reads
+ * the rest (ParseTrackColumns) of the rows it writes only: an object whose
+ * hash is stored was checked when it was stored.
+ */
+void
+mtm_parse_track_key(Jsonb *track, const MtmWhere *where, MtmTrackRow *row)
+{
 	JsonbContainer *obj = &track->root;
 	JsonbValue	v;
-	JsonbValue *found;
 	JsonbContainer *sub;
 
 	if (!JB_ROOT_IS_OBJECT(track) || JB_ROOT_IS_SCALAR(track))
@@ -126,6 +140,7 @@ mtm_parse_track(Jsonb *track, const MtmWhere *where, MtmTrackRow *row)
 						   mtm_where_desc(where))));
 
 	memset(row, 0, sizeof(*row));
+	row->where = *where;
 
 	row->track_id = RequiredId(obj, "id", where);
 	sub = OptionalObject(obj, "linked_from", "linked_from", where, &v);
@@ -139,7 +154,22 @@ mtm_parse_track(Jsonb *track, const MtmWhere *where, MtmTrackRow *row)
 			row->track_id = original;
 		}
 	}
+	row->raw_json = track;
+	row->content_hash = mtm_jsonb_hash(track);
+}
 
+/* The second half: the columns, each checked (row->parsed after). */
+static void
+ParseTrackColumns(MtmTrackRow *row)
+{
+	JsonbContainer *obj = &row->raw_json->root;
+	const MtmWhere *where = &row->where;
+	JsonbValue	v;
+	JsonbValue *found;
+	JsonbContainer *sub;
+
+	if (row->parsed)
+		return;
 	found = mtm_field(obj, "name", &v);
 	if (found == NULL || found->type == jbvNull)
 		ereport(ERROR,
@@ -193,9 +223,7 @@ mtm_parse_track(Jsonb *track, const MtmWhere *where, MtmTrackRow *row)
 	if (sub != NULL)
 		row->spotify_url = OptionalString(sub, "spotify",
 										  "external_urls.spotify", where);
-
-	row->raw_json = track;
-	row->content_hash = mtm_jsonb_hash(track);
+	row->parsed = true;
 }
 
 
@@ -274,7 +302,7 @@ CompareRowKey(const void *a, const void *b)
  * Must be called inside SPI_connect.
  */
 void
-mtm_store_tracks(const MtmTrackRow *rows, int n, TimestampTz now,
+mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
 				 bool stubs_only, MtmTrackCounts *counts)
 {
 	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
@@ -328,7 +356,12 @@ mtm_store_tracks(const MtmTrackRow *rows, int n, TimestampTz now,
 
 	for (int i = 0; i < n; i++)
 		if (send[i])
+		{
+			/* a stub is made whole; a parsed object's columns are checked now */
+			if (!stubs_only)
+				ParseTrackColumns(&rows[i]);
 			sendable[nsend++] = &rows[i];
+		}
 	counts->unchanged += n - nsend;
 
 	for (int first = 0; first < nsend; first += UPSERT_CHUNK)

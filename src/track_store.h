@@ -27,6 +27,8 @@ typedef struct MtmTrackRow
 	char	   *spotify_url;	/* external_urls.spotify, NULL when none */
 	Jsonb	   *raw_json;		/* the object as given */
 	int64		content_hash;	/* mtm_jsonb_hash(raw_json) */
+	bool		parsed;			/* the columns above were read and checked */
+	MtmWhere	where;			/* for the errors of checking them */
 } MtmTrackRow;
 
 /*
@@ -61,7 +63,9 @@ typedef struct MtmTrackCounts
 
 extern void mtm_parse_track(Jsonb *track, const MtmWhere *where,
 							MtmTrackRow *row);
-extern void mtm_store_tracks(const MtmTrackRow *rows, int n, TimestampTz now,
+extern void mtm_parse_track_key(Jsonb *track, const MtmWhere *where,
+								MtmTrackRow *row);
+extern void mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
 							 bool stubs_only, MtmTrackCounts *counts);
 
 #endif							/* MUSIC_TM_TRACK_STORE_H */
