@@ -48,9 +48,13 @@ typedef MtmImportSummary ImportSummary;
 typedef struct TrackNames
 {
 	char	   *track_id;
-	char	   *name;
-	char	   *artist;
-	char	   *album;
+	/* in the payload, not terminated: copied for a track's first entry only */
+	const char *name;
+	const char *artist;
+	const char *album;
+	int			name_len;
+	int			artist_len;
+	int			album_len;
 } TrackNames;
 
 static void
@@ -124,20 +128,53 @@ FieldSlot(const char *key, int len)
 	return -1;
 }
 
+/*
+ * The keys of the entry read before, by position, with their slots: the
+ * entries of a file have the same keys, in the same (jsonb's) order, so a
+ * key is mostly the one at its position in the entry before.
+ */
+#define KEYS_REMEMBERED 48
+typedef struct KeyMemory
+{
+	int			n;
+	const char *key[KEYS_REMEMBERED];
+	int			len[KEYS_REMEMBERED];
+	int			slot[KEYS_REMEMBERED];
+} KeyMemory;
+
 /* Walk an entry object once, keeping the values of the known fields. */
 static void
-ReadEntryFields(JsonbContainer *obj, EntryFields *ef)
+ReadEntryFields(JsonbContainer *obj, EntryFields *ef, KeyMemory *km)
 {
 	JsonbIterator *it = JsonbIteratorInit(obj);
 	JsonbIteratorToken tok;
 	JsonbValue	v;
 	int			slot = -1;
+	int			k = 0;
 
 	memset(ef->f, 0, sizeof(ef->f));
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
-			slot = FieldSlot(v.val.string.val, v.val.string.len);
+		{
+			const char *key = v.val.string.val;
+			int			len = v.val.string.len;
+
+			if (k < km->n && km->len[k] == len && memcmp(km->key[k], key, len) == 0)
+				slot = km->slot[k];
+			else
+			{
+				slot = FieldSlot(key, len);
+				if (k < KEYS_REMEMBERED)
+				{
+					km->key[k] = key;
+					km->len[k] = len;
+					km->slot[k] = slot;
+					km->n = Max(km->n, k + 1);
+				}
+			}
+			k++;
+		}
 		else if (tok == WJB_VALUE && slot >= 0)
 		{
 			ef->v[slot] = v;
@@ -157,6 +194,21 @@ OptString(const EntryFields *ef, EntryField field, int entry)
 	if (f->type != jbvString)
 		EntryTypeError(entry, field_names[field], "a string or null", f);
 	return mtm_string_or_null(f);
+}
+
+/* An optional string field where it lies in the payload: NULL when absent or null. */
+static const char *
+OptStringRef(const EntryFields *ef, EntryField field, int entry, int *len)
+{
+	JsonbValue *f = ef->f[field];
+
+	*len = 0;
+	if (f == NULL || f->type == jbvNull)
+		return NULL;
+	if (f->type != jbvString)
+		EntryTypeError(entry, field_names[field], "a string or null", f);
+	*len = f->val.string.len;
+	return f->val.string.val;
 }
 
 /* Whether an optional string field is a string (absent or null: false). */
@@ -245,7 +297,7 @@ OfflineTimestamp(const EntryFields *ef, int entry, MtmPlay *p)
  */
 static bool
 ParseExtendedEntry(JsonbValue *ev, int entry, MtmPlay *p, TrackNames *names,
-				   ImportSummary *sum)
+				   ImportSummary *sum, KeyMemory *km)
 {
 	EntryFields ef;
 	JsonbValue *f;
@@ -257,7 +309,7 @@ ParseExtendedEntry(JsonbValue *ev, int entry, MtmPlay *p, TrackNames *names,
 				 errmsg("a streaming-history entry must be a JSON object"),
 				 errdetail("Found a JSON %s at entry [%d].",
 						   mtm_jsonb_type_name(ev), entry)));
-	ReadEntryFields(ev->val.binary.data, &ef);
+	ReadEntryFields(ev->val.binary.data, &ef, km);
 	memset(p, 0, sizeof(*p));
 	p->entry = entry;
 
@@ -285,9 +337,9 @@ ParseExtendedEntry(JsonbValue *ev, int entry, MtmPlay *p, TrackNames *names,
 
 	/* every typed field is checked, whatever kind of entry this is */
 	uri = OptString(&ef, F_TRACK_URI, entry);
-	names->name = OptString(&ef, F_TRACK_NAME, entry);
-	names->artist = OptString(&ef, F_ARTIST_NAME, entry);
-	names->album = OptString(&ef, F_ALBUM_NAME, entry);
+	names->name = OptStringRef(&ef, F_TRACK_NAME, entry, &names->name_len);
+	names->artist = OptStringRef(&ef, F_ARTIST_NAME, entry, &names->artist_len);
+	names->album = OptStringRef(&ef, F_ALBUM_NAME, entry, &names->album_len);
 	p->reason_start = OptString(&ef, F_REASON_START, entry);
 	p->reason_end = OptString(&ef, F_REASON_END, entry);
 	p->shuffle = OptBool(&ef, F_SHUFFLE, entry);
@@ -365,22 +417,25 @@ StubRow(const TrackNames *t, MtmTrackRow *row)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
+	char	   *name = pnstrdup(t->name, t->name_len);
+	char	   *artist = t->artist ? pnstrdup(t->artist, t->artist_len) : NULL;
+	char	   *album = t->album ? pnstrdup(t->album, t->album_len) : NULL;
 
 	memset(row, 0, sizeof(*row));
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	PushString(&st, "id", t->track_id);
-	PushString(&st, "name", t->name);
+	PushString(&st, "name", name);
 	PushString(&st, "type", "track");
 	PushString(&st, "uri", psprintf(TRACK_URI_PREFIX "%s", t->track_id));
-	if (t->artist)
-		PushNamed(&st, "artists", t->artist, true);
-	if (t->album)
-		PushNamed(&st, "album", t->album, false);
+	if (artist)
+		PushNamed(&st, "artists", artist, true);
+	if (album)
+		PushNamed(&st, "album", album, false);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	row->track_id = t->track_id;
-	row->name = t->name;
-	row->artist_name = t->artist;
-	row->album_name = t->album;
+	row->name = name;
+	row->artist_name = artist;
+	row->album_name = album;
 	row->raw_json = JsonbValueToJsonb(res);
 	row->content_hash = mtm_jsonb_hash(row->raw_json);
 }
@@ -505,6 +560,7 @@ import_streaming_history(PG_FUNCTION_ARGS)
 	MtmPlay    *plays;
 	TrackNames *names;
 	ImportSummary sum;
+	KeyMemory	km = {0};
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	mtm_require_arg(fcinfo, 0, "payload");
@@ -542,7 +598,7 @@ import_streaming_history(PG_FUNCTION_ARGS)
 		if (tok != WJB_ELEM)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		if (ParseExtendedEntry(&v, index, &plays[n], &names[n], &sum))
+		if (ParseExtendedEntry(&v, index, &plays[n], &names[n], &sum, &km))
 			n++;
 		index++;
 	}
