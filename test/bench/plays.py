@@ -255,20 +255,28 @@ def run(cur, report, entries=200000, per_file=20000, repeat=3):
     cur.execute("SELECT music_tm.record_recently_played(doc, 'poll') FROM bench_poll_stored")
     cur.execute(PEER_POLL % {"poll": "bench_poll_stored", "listener": "'poll'"})
 
+    # 100 polls a sample (a poll takes well under a millisecond), the two
+    # contenders alternating, best sample of each
+    polls = 100
+
     def ours_poll():
         cur.execute("BEGIN")
-        for _ in range(20):
+        for _ in range(polls):
             cur.execute("SELECT music_tm.record_recently_played(doc, 'poll') FROM bench_poll")
         cur.execute("ROLLBACK")
 
     def peer_poll():
         cur.execute("BEGIN")
-        for _ in range(20):
+        for _ in range(polls):
             cur.execute(PEER_POLL % {"poll": "bench_poll", "listener": "'poll'"})
         cur.execute("ROLLBACK")
 
+    ours_t, peer_t = [], []
+    for _ in range(max(repeat, 3)):
+        ours_t.append(best(1, ours_poll))
+        peer_t.append(best(1, peer_poll))
     report.ratio("recently-played poll (50 items, 40 stored): SQL peer / record_recently_played",
-                 best(repeat, ours_poll) / 20, best(repeat, peer_poll) / 20, 3.0)
+                 min(ours_t) / polls, min(peer_t) / polls, 3.0)
 
     cur.execute("SELECT min(ended_at), max(ended_at) FROM music_tm.plays WHERE listener = %s", (LISTENER,))
     lo, hi = cur.fetchone()
