@@ -42,6 +42,7 @@ typedef struct Ranked
 {
 	const char *key;			/* ISRC, track id or artist name */
 	const char *id;				/* the id shown (top_tracks) */
+	const char *tie;			/* the last key of the ranking: id or key */
 	int64		counted;
 	int64		ms;
 	int64		tracks;			/* distinct tracks (top_artists) */
@@ -54,9 +55,13 @@ CompareRankedKey(const void *a, const void *b)
 	return strcmp(((const Ranked *) a)->key, ((const Ranked *) b)->key);
 }
 
-/* n DESC, ms DESC, first, then by the tie key */
+/*
+ * The ranking of charts from plays: counted plays, then milliseconds (both
+ * descending), then the first listen, then the id shown (tracks) or the
+ * artist's name.
+ */
 static int
-CompareRankedTracks(const void *a, const void *b)
+CompareRanked(const void *a, const void *b)
 {
 	const Ranked *x = a;
 	const Ranked *y = b;
@@ -67,22 +72,7 @@ CompareRankedTracks(const void *a, const void *b)
 		return x->ms > y->ms ? -1 : 1;
 	if (x->first != y->first)
 		return x->first < y->first ? -1 : 1;
-	return strcmp(x->id, y->id);
-}
-
-static int
-CompareRankedArtists(const void *a, const void *b)
-{
-	const Ranked *x = a;
-	const Ranked *y = b;
-
-	if (x->counted != y->counted)
-		return x->counted > y->counted ? -1 : 1;
-	if (x->ms != y->ms)
-		return x->ms > y->ms ? -1 : 1;
-	if (x->first != y->first)
-		return x->first < y->first ? -1 : 1;
-	return strcmp(x->key, y->key);
+	return strcmp(x->tie, y->tie);
 }
 
 /* Fold rows with one key into one (sorted by key first). */
@@ -232,7 +222,9 @@ top_tracks(PG_FUNCTION_ARGS)
 	/* an ISRC and a track id never collide: ISRCs are 12 characters, ids 22 */
 	if (by_song)
 		n = FoldRanked(r, n);
-	qsort(r, n, sizeof(Ranked), CompareRankedTracks);
+	for (int i = 0; i < n; i++)
+		r[i].tie = r[i].id;
+	qsort(r, n, sizeof(Ranked), CompareRanked);
 
 	/* the names of the ids shown: a recording's id may not have been played */
 	shown = 0;
@@ -320,7 +312,9 @@ top_artists(PG_FUNCTION_ARGS)
 		n++;
 	}
 	n = FoldRanked(r, n);
-	qsort(r, n, sizeof(Ranked), CompareRankedArtists);
+	for (int i = 0; i < n; i++)
+		r[i].tie = r[i].key;
+	qsort(r, n, sizeof(Ranked), CompareRanked);
 	for (int i = 0; i < n && i < how_many && r[i].counted > 0; i++)
 	{
 		Datum		values[5];
