@@ -540,8 +540,7 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 			MtmPlay    *sorted = palloc(sizeof(MtmPlay) * n);
 			int		  **sorted_alt = palloc(sizeof(int *) * n);
 			int		   *sorted_pcodes = palloc(sizeof(int) * n);
-
-			int		   *start = palloc0(sizeof(int) * (ncodes + 1));
+			int		   *bucket = palloc0(sizeof(int) * (ncodes + 1));
 
 			/*
 			 * By track first, counting (tracks are numbers below ncodes),
@@ -550,11 +549,11 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 			 * order already (an export file is).
 			 */
 			for (int i = 0; i < n; i++)
-				start[plays[i].code + 1]++;
+				bucket[plays[i].code + 1]++;
 			for (int c = 0; c < ncodes; c++)
-				start[c + 1] += start[c];
+				bucket[c + 1] += bucket[c];
 			for (int i = 0; i < n; i++)
-				order[start[plays[i].code]++] = (PlayOrder) {plays[i].code, plays[i].at,
+				order[bucket[plays[i].code]++] = (PlayOrder) {plays[i].code, plays[i].at,
 					plays[i].ms_played, plays[i].entry, i};
 			for (int a = 0; a < n;)
 			{
@@ -568,7 +567,7 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 					qsort(order + a, b - a, sizeof(PlayOrder), ComparePlayOrder);
 				a = b;
 			}
-			pfree(start);
+			pfree(bucket);
 			for (int i = 0; i < n; i++)
 			{
 				sorted[i] = plays[order[i].idx];

@@ -8,8 +8,6 @@
 
 #include "postgres.h"
 
-#include "access/htup.h"
-#include "access/tupdesc.h"
 #include "fmgr.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -245,7 +243,6 @@ extern MtmTrackInfo *mtm_tally_get(MtmTrackTally *t, text *id_text);
 extern MtmTrackInfo *mtm_tally_find(MtmTrackTally *t, const char *id);
 extern void mtm_tally_play(MtmTrackInfo *info, const MtmPlayView *v);
 extern void mtm_tally_read(MtmTrackTally *t, bool (*want) (const MtmTrackInfo *));
-extern char *mtm_stats_value(HeapTuple tup, TupleDesc desc, int col);
 extern int64 mtm_track_ms(const MtmTrackInfo *info);
 extern Datum mtm_minutes(int64 ms);
 extern TimestampTz mtm_arg_time(FunctionCallInfo fcinfo, int argno, TimestampTz dflt);

@@ -274,12 +274,6 @@ mtm_stats_connect(void)
 	PreparePlans();
 }
 
-char *
-mtm_stats_value(HeapTuple tup, TupleDesc desc, int col)
-{
-	return SPI_getvalue(tup, desc, col);
-}
-
 /*
  * Read from music_tm.tracks what it says of the tracks for which want()
  * holds (all when want is NULL): name, artist, ISRC, duration.
@@ -305,7 +299,7 @@ mtm_tally_read(MtmTrackTally *t, bool (*want) (const MtmTrackInfo *))
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *id = mtm_stats_value(tup, desc, 1);
+		char	   *id = SPI_getvalue(tup, desc, 1);
 		MtmTrackInfo *info = mtm_tally_find(t, id);
 		bool		isnull;
 		Datum		d;
@@ -313,9 +307,9 @@ mtm_tally_read(MtmTrackTally *t, bool (*want) (const MtmTrackInfo *))
 		if (info == NULL)
 			continue;
 		info->stored = true;
-		info->name = mtm_stats_value(tup, desc, 2);
-		info->artist = mtm_stats_value(tup, desc, 3);
-		info->isrc = mtm_stats_value(tup, desc, 4);
+		info->name = SPI_getvalue(tup, desc, 2);
+		info->artist = SPI_getvalue(tup, desc, 3);
+		info->isrc = SPI_getvalue(tup, desc, 4);
 		d = SPI_getbinval(tup, desc, 5, &isnull);
 		info->has_duration = !isnull;
 		info->duration = isnull ? 0 : DatumGetInt32(d);

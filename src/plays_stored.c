@@ -172,6 +172,7 @@ typedef struct StoredReceiver
 	StoredPlay *rows;
 	int			n;
 	int			cap;
+	MemoryContext cxt;			/* the caller's: the ids interned live on */
 } StoredReceiver;
 
 /*
@@ -202,9 +203,12 @@ StoredReceive(TupleTableSlot *slot, DestReceiver *self)
 {
 	StoredReceiver *r = (StoredReceiver *) self;
 	StoredPlay *s;
+	MemoryContext old;
 
 	CHECK_FOR_INTERRUPTS();
 	slot_getallattrs(slot);
+	/* the executor's context ends with the statement: intern in the caller's */
+	old = MemoryContextSwitchTo(r->cxt);
 	if (r->n == r->cap)
 	{
 		r->cap *= 2;
@@ -224,6 +228,7 @@ StoredReceive(TupleTableSlot *slot, DestReceiver *self)
 	s->export_ts = s->has_export_ts ? DatumGetTimestampTz(slot->tts_values[5]) : 0;
 	s->has_account = !slot->tts_isnull[6];
 	s->account_end = s->has_account ? DatumGetTimestampTz(slot->tts_values[6]) : 0;
+	MemoryContextSwitchTo(old);
 	return true;
 }
 
@@ -304,6 +309,7 @@ mtm_read_stored(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
 	r.pub.rDestroy = StoredDestroy;
 	r.pub.mydest = DestNone;
 	r.ids = ids;
+	r.cxt = CurrentMemoryContext;
 	r.cap = 256;
 	r.rows = palloc(sizeof(StoredPlay) * r.cap);
 
@@ -316,6 +322,8 @@ mtm_read_stored(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
 	PushActiveSnapshot(GetLatestSnapshot());
 	ret = SPI_execute_plan_extended(read_plan, &opts);
 	PopActiveSnapshot();
+	/* SPI leaves its own context current: back to the caller's */
+	MemoryContextSwitchTo(r.cxt);
 	/* SPI says SPI_OK_UTILITY for a SELECT whose rows went to DestNone */
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "reading music_tm.plays failed: %s", SPI_result_code_string(ret));

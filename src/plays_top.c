@@ -140,8 +140,8 @@ ReadSongs(MtmTrackTally *t, int *count)
 	songs = palloc(sizeof(StrPair) * Max(SPI_processed, 1));
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		songs[r].key = mtm_stats_value(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-		songs[r].value = mtm_stats_value(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
+		songs[r].key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		songs[r].value = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
 	}
 	*count = (int) SPI_processed;
 	qsort(songs, *count, sizeof(StrPair), CompareStrPair);
