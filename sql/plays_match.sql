@@ -131,3 +131,17 @@ SELECT pg_temp.ex('order2', 'a@2026-01-10T10:03:20Z@200000', 'b@2026-01-10T10:06
 SELECT (SELECT array_agg(r ORDER BY r) FROM pg_temp.rows('order1') r)
      = (SELECT array_agg(r ORDER BY r) FROM pg_temp.rows('order2') r) AS same_rows;
 SELECT * FROM pg_temp.rows('order2');
+
+-- 14. a poll whose two items of one track could both be an exported listen
+--     (one item's played_at its start, the other's its end): the export's
+--     row joins one; the other item's key (its played_at, that track) is the
+--     stored row's own, so it counts as unchanged and writes nothing,
+--     whichever order they come in
+SELECT pg_temp.ex('both', 'a@2026-01-10T10:03:20Z@200000');
+SELECT plays_inserted, plays_matched, plays_unchanged
+FROM music_tm.record_recently_played(jsonb_build_object('items', jsonb_build_array(
+    jsonb_build_object('played_at', '2026-01-10T10:03:20Z',
+                       'track', jsonb_build_object('id', 'a', 'name', 'Song a', 'duration_ms', 180000)),
+    jsonb_build_object('played_at', '2026-01-10T10:00:00Z',
+                       'track', jsonb_build_object('id', 'a', 'name', 'Song a', 'duration_ms', 180000)))), 'both');
+SELECT * FROM pg_temp.rows('both');
