@@ -144,8 +144,19 @@ extern int	mtm_ids_intern(MtmIds *ids, const char *s);
 extern int *mtm_ids_number(MtmIds *ids);
 extern int	mtm_ids_count(const MtmIds *ids);
 extern const char *mtm_ids_str(const MtmIds *ids, int code);
+extern int	mtm_ids_text(MtmIds *ids, Datum id);
 extern StoredPlay *mtm_read_stored(Datum listener, TimestampTz lo,
 								   TimestampTz hi, MtmIds *ids, int *count);
+
+/* A listen as the charts from plays count it: its track, ms (-1: none), end */
+typedef struct MtmPeriodPlay
+{
+	int			code;
+	int32		ms;
+	TimestampTz ended_at;
+} MtmPeriodPlay;
+extern MtmPeriodPlay *mtm_read_period(Datum listener, TimestampTz lo,
+									  TimestampTz hi, MtmIds *ids, int *count);
 extern MtmTwin *mtm_read_twins(char **track_ids, int n, MtmIds *ids, int *count);
 extern MtmRef *mtm_group_stored(const StoredPlay *s, int ns, int ncodes,
 								MtmPlaySource source, int **startp);

@@ -35,6 +35,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "lib/binaryheap.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -53,7 +54,6 @@ static const char *const series_names[4] = {
 	"plays_week", "plays_month", "plays_week_track", "plays_month_track"
 };
 
-static SPIPlanPtr period_plan;
 static SPIPlanPtr tracks_plan;
 static SPIPlanPtr songs_plan;
 static SPIPlanPtr span_plan;
@@ -68,19 +68,12 @@ static MtmPlan clear_plan = {
 static void
 PreparePlans(void)
 {
-	Oid			t_period[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Oid			t_songs[1] = {TEXTARRAYOID};
 	Oid			t_span[1] = {TEXTOID};
 
 	/* the last one made: an error while preparing leaves it NULL */
 	if (span_plan != NULL)
 		return;
-	period_plan = mtm_prepare_kept(
-		"SELECT track_id, ms_played, ended_at FROM music_tm.plays"
-		" WHERE listener OPERATOR(pg_catalog.=) $1"
-		" AND ended_at OPERATOR(pg_catalog.>=) $2"
-		" AND ended_at OPERATOR(pg_catalog.<) $3"
-		" ORDER BY ended_at", 3, t_period);
 	tracks_plan = mtm_prepare_kept(
 		"SELECT track_id, isrc, duration_ms FROM music_tm.tracks"
 		" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_songs);
@@ -164,20 +157,12 @@ typedef struct Tally
 
 typedef struct PlayRow
 {
-	char	   *track_id;
-	char	   *isrc;
 	int			track;			/* the span's key of its track */
 	int			song;			/* and of its song (ISRC, else the track) */
 	bool		counted;
 	int64		ms;
 	TimestampTz ended_at;
 } PlayRow;
-
-static int
-CompareKeyStr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
 
 static int
 CompareTallyRank(const void *a, const void *b)
@@ -192,6 +177,13 @@ CompareTallyRank(const void *a, const void *b)
 	if (x->first != y->first)
 		return x->first < y->first ? -1 : 1;
 	return strcmp(x->id, y->id);
+}
+
+/* For a heap whose first is the tally that ranks last. */
+static int
+CompareTallyHeap(Datum a, Datum b, void *arg)
+{
+	return CompareTallyRank(DatumGetPointer(a), DatumGetPointer(b));
 }
 
 /* The chart's new slots: an edit (chart_store.h) that replaces them all. */
@@ -214,12 +206,10 @@ typedef struct Span
 {
 	PlayRow    *rows;
 	int			n;
-	char	  **isrc_keys;
-	char	  **isrc_ids;
-	int			nisrc;
 	/*
-	 * Keys of songs and tracks, numbered once for the span: the stored
-	 * tracks first (their ids), then the recordings (their smallest id);
+	 * Keys of songs and tracks, numbered once for the span: the span's
+	 * track ids first (by their codes), then the recordings (their smallest
+	 * id);
 	 * key_id[k] is what key k is charted under.  stamp and where are
 	 * RankPeriod's scratch: where[k] is key k's tally in the current
 	 * ranking when stamp[k] is that ranking's number.
@@ -242,6 +232,9 @@ RankPeriod(Span *sp, PlayRow *rows, int n, bool by_song, MtmSlots *slots)
 	Tally	   *t = palloc(sizeof(Tally) * Max(n, 1));
 	int			nt = 0;
 	int			m = 0;
+	binaryheap *heap;
+	Tally	  **top;
+	int			ntop = 0;
 	int			ranking = ++sp->ranking;
 
 	for (int i = 0; i < n; i++)
@@ -264,11 +257,31 @@ RankPeriod(Span *sp, PlayRow *rows, int n, bool by_song, MtmSlots *slots)
 		x->ms += rows[i].ms;
 		x->first = Min(x->first, rows[i].ended_at);
 	}
-	qsort(t, nt, sizeof(Tally), CompareTallyRank);
+
+	/*
+	 * The top MTM_PLAY_CHART_SIZE with a counted play: a heap whose first
+	 * is the last of the best so far, then those sorted (a month has a few
+	 * thousand tracks; sorting them all cost most of the ranking).
+	 */
+	heap = binaryheap_allocate(MTM_PLAY_CHART_SIZE, CompareTallyHeap, NULL);
+	for (int i = 0; i < nt; i++)
+	{
+		if (t[i].plays == 0)
+			continue;
+		if (heap->bh_size < MTM_PLAY_CHART_SIZE)
+			binaryheap_add(heap, PointerGetDatum(&t[i]));
+		else if (CompareTallyRank(&t[i], (Tally *) DatumGetPointer(binaryheap_first(heap))) < 0)
+			binaryheap_replace_first(heap, PointerGetDatum(&t[i]));
+	}
+	top = palloc(sizeof(Tally *) * Max(heap->bh_size, 1));
+	while (!binaryheap_empty(heap))
+		top[ntop++] = (Tally *) DatumGetPointer(binaryheap_remove_first(heap));
 	mtm_slots_init(slots, MTM_PLAY_CHART_SIZE);
-	for (int i = 0; i < nt && m < MTM_PLAY_CHART_SIZE; i++)
-		if (t[i].plays > 0)
-			mtm_slots_set(slots, ++m, t[i].id, NULL);
+	/* removed last first */
+	for (int i = ntop - 1; i >= 0; i--)
+		mtm_slots_set(slots, ++m, top[i]->id, NULL);
+	binaryheap_free(heap);
+	pfree(top);
 	pfree(t);
 }
 
@@ -297,8 +310,6 @@ typedef struct StrPair
 {
 	char	   *key;
 	char	   *value;
-	int32		num;
-	bool		has_num;
 } StrPair;
 
 static int
@@ -310,7 +321,7 @@ CompareStrPair(const void *a, const void *b)
 static StrPair *
 FindPair(StrPair *pairs, int n, const char *key)
 {
-	StrPair		k = {(char *) key, NULL, 0, false};
+	StrPair		k = {(char *) key, NULL};
 
 	return n > 0 ? bsearch(&k, pairs, n, sizeof(StrPair), CompareStrPair) : NULL;
 }
@@ -319,71 +330,58 @@ FindPair(StrPair *pairs, int n, const char *key)
 static void
 ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
 {
-	Datum		args[3];
+	MtmIds	   *ids = mtm_ids_create(1024);
+	MtmPeriodPlay *plays;
 	int			n;
-	char	  **ids;
-	int			nids = 0;
-	StrPair    *tracks;
-	int			ntracks;
+	int		   *map;
+	int			nids;
+	const char **strs;
+	bool	   *stored;
+	int64	   *duration;
+	char	  **isrc;
+	int		   *song_of;
+	Datum		args[1];
 	StrPair    *songs;
-	int			nsongs;
+	int			nsongs = 0;
 	char	  **isrcs;
 	int			nisrc = 0;
 
-	args[0] = listener;
-	args[1] = TimestampTzGetDatum((TimestampTz) from * USECS_PER_DAY);
-	args[2] = TimestampTzGetDatum((TimestampTz) to * USECS_PER_DAY);
-	/* the latest snapshot: the listens this call just wrote are all there */
-	if (SPI_execute_snapshot(period_plan, args, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading music_tm.plays failed");
-	n = (int) SPI_processed;
-	sp->rows = palloc(sizeof(PlayRow) * Max(n, 1));
-	ids = palloc(sizeof(char *) * Max(n, 1));
-	for (int r = 0; r < n; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		ms_null;
-		bool		isnull;
-		Datum		ms = SPI_getbinval(tup, desc, 2, &ms_null);
+	plays = mtm_read_period(listener, (TimestampTz) from * USECS_PER_DAY,
+							(TimestampTz) to * USECS_PER_DAY, ids, &n);
+	map = mtm_ids_number(ids);
+	nids = mtm_ids_count(ids);
 
-		CHECK_FOR_INTERRUPTS();
-		sp->rows[r].track_id = SPI_getvalue(tup, desc, 1);
-		sp->rows[r].ended_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-		sp->rows[r].counted = ms_null || DatumGetInt32(ms) >= MTM_COUNTED_MS;
-		sp->rows[r].ms = ms_null ? -1 : DatumGetInt32(ms);
-		ids[r] = sp->rows[r].track_id;
-	}
-
-	/* the tracks of the span, each once */
-	qsort(ids, n, sizeof(char *), CompareKeyStr);
-	for (int r = 0; r < n; r++)
-		if (nids == 0 || strcmp(ids[nids - 1], ids[r]) != 0)
-			ids[nids++] = ids[r];
-	args[0] = PointerGetDatum(mtm_text_array(ids, nids));
+	/* the span's tracks, each once: stored or not, ISRC, duration */
+	strs = palloc(sizeof(char *) * Max(nids, 1));
+	for (int c = 0; c < nids; c++)
+		strs[c] = mtm_ids_str(ids, c);
+	stored = palloc0(sizeof(bool) * Max(nids, 1));
+	duration = palloc0(sizeof(int64) * Max(nids, 1));
+	isrc = palloc0(sizeof(char *) * Max(nids, 1));
+	isrcs = palloc(sizeof(char *) * Max(nids, 1));
+	args[0] = PointerGetDatum(mtm_text_array((char **) strs, nids));
 	if (SPI_execute_snapshot(tracks_plan, args, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading music_tm.tracks failed");
-	ntracks = (int) SPI_processed;
-	tracks = palloc(sizeof(StrPair) * Max(ntracks, 1));
-	isrcs = palloc(sizeof(char *) * Max(ntracks, 1));
-	for (int r = 0; r < ntracks; r++)
+	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3,
-									  &tracks[r].has_num);
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int			c = mtm_ids_text(ids, SPI_getbinval(tup, desc, 1, &isnull));
+		Datum		d;
 
-		tracks[r].key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-		tracks[r].value = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
-		tracks[r].has_num = !tracks[r].has_num;
-		tracks[r].num = tracks[r].has_num ? DatumGetInt32(d) : 0;
-		if (tracks[r].value)
-			isrcs[nisrc++] = tracks[r].value;
+		if (c < 0)
+			continue;
+		stored[c] = true;
+		isrc[c] = SPI_getvalue(tup, desc, 2);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		duration[c] = isnull ? 0 : DatumGetInt32(d);
+		if (isrc[c])
+			isrcs[nisrc++] = isrc[c];
 	}
-	qsort(tracks, ntracks, sizeof(StrPair), CompareStrPair);
 
 	/* each recording's smallest stored id */
-	nsongs = 0;
 	songs = palloc(sizeof(StrPair) * Max(nisrc, 1));
 	if (nisrc > 0)
 	{
@@ -399,50 +397,43 @@ ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
 		}
 		qsort(songs, nsongs, sizeof(StrPair), CompareStrPair);
 	}
-	sp->isrc_keys = palloc(sizeof(char *) * Max(nsongs, 1));
-	sp->isrc_ids = palloc(sizeof(char *) * Max(nsongs, 1));
-	for (int r = 0; r < nsongs; r++)
-	{
-		sp->isrc_keys[r] = songs[r].key;
-		sp->isrc_ids[r] = songs[r].value;
-	}
-	sp->nisrc = nsongs;
 
-	/* the keys: the stored tracks, then the recordings */
-	sp->nkeys = ntracks + nsongs;
+	/* the keys: the span's track ids by code, then the recordings */
+	sp->nkeys = nids + nsongs;
 	sp->key_id = palloc(sizeof(char *) * Max(sp->nkeys, 1));
-	for (int k = 0; k < ntracks; k++)
-		sp->key_id[k] = tracks[k].key;
+	for (int c = 0; c < nids; c++)
+		sp->key_id[c] = (char *) strs[c];
 	for (int k = 0; k < nsongs; k++)
-		sp->key_id[ntracks + k] = sp->isrc_ids[k];
+		sp->key_id[nids + k] = songs[k].value;
+	song_of = palloc(sizeof(int) * Max(nids, 1));
+	for (int c = 0; c < nids; c++)
+	{
+		StrPair    *hit = isrc[c] ? FindPair(songs, nsongs, isrc[c]) : NULL;
+
+		/* an ISRC and a track id never collide: 12 characters, 22 */
+		song_of[c] = hit ? nids + (int) (hit - songs) : c;
+	}
 	sp->stamp = palloc0(sizeof(int) * Max(sp->nkeys, 1));
 	sp->where = palloc(sizeof(int) * Max(sp->nkeys, 1));
 	sp->ranking = 0;
 
-	/* listens of stored tracks only, with their track's ISRC and duration */
+	/* listens of stored tracks only, in time order */
+	sp->rows = palloc(sizeof(PlayRow) * Max(n, 1));
 	sp->n = 0;
 	for (int r = 0; r < n; r++)
 	{
-		PlayRow    *row = &sp->rows[r];
-		StrPair    *t = FindPair(tracks, ntracks, row->track_id);
+		int			c = map[plays[r].code];
+		PlayRow    *row;
 
-		if (t == NULL)
+		if (!stored[c])
 			continue;
-		row->isrc = t->value;
-		row->track = t - tracks;
-		row->song = row->track;
-		if (row->isrc)
-		{
-			char	  **hit = nsongs > 0 ?
-				bsearch(&row->isrc, sp->isrc_keys, nsongs, sizeof(char *), CompareKeyStr) : NULL;
-
-			/* an ISRC and a track id never collide: 12 characters, 22 */
-			if (hit)
-				row->song = ntracks + (hit - sp->isrc_keys);
-		}
-		if (row->ms < 0)
-			row->ms = t->has_num ? t->num : 0;
-		sp->rows[sp->n++] = *row;
+		row = &sp->rows[sp->n++];
+		row->track = c;
+		row->song = song_of[c];
+		/* a listen without milliseconds played counts, with its duration */
+		row->counted = plays[r].ms < 0 || plays[r].ms >= MTM_COUNTED_MS;
+		row->ms = plays[r].ms < 0 ? duration[c] : plays[r].ms;
+		row->ended_at = plays[r].ended_at;
 	}
 }
 

@@ -232,6 +232,40 @@ StoredReceive(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
+/* The listens of a stretch of time, as the charts from plays read them. */
+typedef struct PeriodReceiver
+{
+	DestReceiver pub;
+	MtmIds	   *ids;
+	MtmPeriodPlay *rows;
+	int			n;
+	int			cap;
+	MemoryContext cxt;
+} PeriodReceiver;
+
+static bool
+PeriodReceive(TupleTableSlot *slot, DestReceiver *self)
+{
+	PeriodReceiver *r = (PeriodReceiver *) self;
+	MtmPeriodPlay *p;
+	MemoryContext old;
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	old = MemoryContextSwitchTo(r->cxt);
+	if (r->n == r->cap)
+	{
+		r->cap *= 2;
+		r->rows = repalloc(r->rows, sizeof(MtmPeriodPlay) * r->cap);
+	}
+	p = &r->rows[r->n++];
+	p->code = InternText(r->ids, slot->tts_values[0]);
+	p->ms = slot->tts_isnull[1] ? -1 : DatumGetInt32(slot->tts_values[1]);
+	p->ended_at = DatumGetTimestampTz(slot->tts_values[2]);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
 static void
 StoredStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
@@ -248,6 +282,7 @@ StoredDestroy(DestReceiver *self)
 }
 
 static SPIPlanPtr read_plan;
+static SPIPlanPtr period_plan;
 static SPIPlanPtr twins_plan;
 
 static void
@@ -265,6 +300,12 @@ PreparePlans(void)
 		" WHERE listener OPERATOR(pg_catalog.=) $1"
 		" AND ended_at OPERATOR(pg_catalog.>=) $2"
 		" AND ended_at OPERATOR(pg_catalog.<=) $3", 3, t_read);
+	period_plan = mtm_prepare_kept(
+		"SELECT track_id, ms_played, ended_at FROM music_tm.plays"
+		" WHERE listener OPERATOR(pg_catalog.=) $1"
+		" AND ended_at OPERATOR(pg_catalog.>=) $2"
+		" AND ended_at OPERATOR(pg_catalog.<) $3"
+		" ORDER BY ended_at", 3, t_read);
 	/* each id looked up once by key; its twins by ISRC (OFFSET 0 keeps
 	 * the planner from a merge join that would walk the whole ISRC index) */
 	twins_plan = mtm_prepare_kept(
@@ -276,20 +317,18 @@ PreparePlans(void)
 }
 
 /*
- * Step 1 of the merge: the stored listens of the listener ending within
- * [lo, hi], in key order, their ids interned in ids.  Read with the latest
- * snapshot (see plays.c).
+ * Run a kept read of $1 listener, $2 and $3 times with the latest snapshot,
+ * its rows to dest.
  */
-StoredPlay *
-mtm_read_stored(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
-				int *count)
+static void
+RunRead(SPIPlanPtr plan, Datum listener, TimestampTz lo, TimestampTz hi,
+		DestReceiver *dest)
 {
 	ParamListInfo params = makeParamList(3);
 	SPIExecuteOptions opts;
-	StoredReceiver r;
+	MemoryContext cxt = CurrentMemoryContext;
 	int			ret;
 
-	PreparePlans();
 	params->params[0].value = listener;
 	params->params[0].ptype = TEXTOID;
 	params->params[1].value = TimestampTzGetDatum(lo);
@@ -301,7 +340,34 @@ mtm_read_stored(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
 		params->params[i].isnull = false;
 		params->params[i].pflags = PARAM_FLAG_CONST;
 	}
+	memset(&opts, 0, sizeof(opts));
+	opts.params = params;
+	opts.read_only = true;
+	opts.dest = dest;
 
+	/* read-only SPI runs with the active snapshot: the latest one */
+	PushActiveSnapshot(GetLatestSnapshot());
+	ret = SPI_execute_plan_extended(plan, &opts);
+	PopActiveSnapshot();
+	/* SPI leaves its own context current: back to the caller's */
+	MemoryContextSwitchTo(cxt);
+	/* SPI says SPI_OK_UTILITY for a SELECT whose rows went to DestNone */
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "reading music_tm.plays failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * Step 1 of the merge: the stored listens of the listener ending within
+ * [lo, hi], in key order, their ids interned in ids.  Read with the latest
+ * snapshot (see plays.c).
+ */
+StoredPlay *
+mtm_read_stored(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
+				int *count)
+{
+	StoredReceiver r;
+
+	PreparePlans();
 	memset(&r, 0, sizeof(r));
 	r.pub.receiveSlot = StoredReceive;
 	r.pub.rStartup = StoredStartup;
@@ -312,23 +378,43 @@ mtm_read_stored(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
 	r.cxt = CurrentMemoryContext;
 	r.cap = 256;
 	r.rows = palloc(sizeof(StoredPlay) * r.cap);
-
-	memset(&opts, 0, sizeof(opts));
-	opts.params = params;
-	opts.read_only = true;
-	opts.dest = &r.pub;
-
-	/* read-only SPI runs with the active snapshot: the latest one */
-	PushActiveSnapshot(GetLatestSnapshot());
-	ret = SPI_execute_plan_extended(read_plan, &opts);
-	PopActiveSnapshot();
-	/* SPI leaves its own context current: back to the caller's */
-	MemoryContextSwitchTo(r.cxt);
-	/* SPI says SPI_OK_UTILITY for a SELECT whose rows went to DestNone */
-	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
-		elog(ERROR, "reading music_tm.plays failed: %s", SPI_result_code_string(ret));
+	RunRead(read_plan, listener, lo, hi, &r.pub);
 	*count = r.n;
 	return r.rows;
+}
+
+/*
+ * The listener's listens ending within [lo, hi), in time order, each track
+ * id interned in ids (not yet numbered): what a chart from plays counts.
+ * Read with the latest snapshot (the listens the call just wrote included).
+ */
+MtmPeriodPlay *
+mtm_read_period(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
+				int *count)
+{
+	PeriodReceiver r;
+
+	PreparePlans();
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = PeriodReceive;
+	r.pub.rStartup = StoredStartup;
+	r.pub.rShutdown = StoredShutdown;
+	r.pub.rDestroy = StoredDestroy;
+	r.pub.mydest = DestNone;
+	r.ids = ids;
+	r.cxt = CurrentMemoryContext;
+	r.cap = 256;
+	r.rows = palloc(sizeof(MtmPeriodPlay) * r.cap);
+	RunRead(period_plan, listener, lo, hi, &r.pub);
+	*count = r.n;
+	return r.rows;
+}
+
+/* The code of a text id (see InternText), for rows read by other means. */
+int
+mtm_ids_text(MtmIds *ids, Datum id)
+{
+	return InternText(ids, id);
 }
 
 /*
