@@ -14,6 +14,8 @@
  * into StoredPlay through a DestReceiver, each track id interned from the
  * row's own text: no tuple table, no copy of each row, no text output call.
  * They are then grouped by id (mtm_group_stored) for the lookups of the merge.
+ * The charts from plays read a stretch of listens the same way
+ * (mtm_read_period).
  */
 #include "postgres.h"
 
