@@ -731,23 +731,17 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 		if (moved || fresh)
 			keys = KeepKeysUnique(s, ns);
 
-		/*
-		 * A new listen of recently-played keeps its played_at: one whose key
-		 * a stored listen holds already (an export's listen of that track
-		 * ending then, paired with another item) is counted as a duplicate
-		 * and not written.  The exports' new listens get keys of their own
-		 * (AccountEnds), so the INSERT never meets a stored key.
-		 */
+		/* a new recently-played listen on a stored key (that listen paired
+		 * with another item) is a duplicate; exports' get keys of their own
+		 * (AccountEnds): the INSERT never meets a stored key */
 		if (fresh && source == MTM_SOURCE_RECENT)
 			for (int i = 0; i < n; i++)
 			{
-				StoredPlay	key;
+				StoredPlay	key = {.code = plays[i].code, .new_end = plays[i].at};
 				StoredPlay *keyp = &key;
 
 				if (plays[i].fate != MTM_PLAY_NEW)
 					continue;
-				key.code = plays[i].code;
-				key.new_end = plays[i].at;
 				if (bsearch(&keyp, keys, ns, sizeof(StoredPlay *), CompareNewKey))
 					plays[i].fate = MTM_PLAY_DUPLICATE;
 			}

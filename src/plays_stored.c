@@ -318,6 +318,17 @@ PreparePlans(void)
 		"  AND b.track_id OPERATOR(pg_catalog.<>) a.track_id OFFSET 0) AS t", 1, t_twins);
 }
 
+/* A receiver of rows that only keeps what receive takes from each. */
+static void
+SetupReceiver(DestReceiver *pub, bool (*receive) (TupleTableSlot *, DestReceiver *))
+{
+	pub->receiveSlot = receive;
+	pub->rStartup = StoredStartup;
+	pub->rShutdown = StoredShutdown;
+	pub->rDestroy = StoredDestroy;
+	pub->mydest = DestNone;
+}
+
 /*
  * Run a kept read of $1 listener, $2 and $3 times with the latest snapshot,
  * its rows to dest.
@@ -371,11 +382,7 @@ mtm_read_stored(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
 
 	PreparePlans();
 	memset(&r, 0, sizeof(r));
-	r.pub.receiveSlot = StoredReceive;
-	r.pub.rStartup = StoredStartup;
-	r.pub.rShutdown = StoredShutdown;
-	r.pub.rDestroy = StoredDestroy;
-	r.pub.mydest = DestNone;
+	SetupReceiver(&r.pub, StoredReceive);
 	r.ids = ids;
 	r.cxt = CurrentMemoryContext;
 	r.cap = 256;
@@ -398,11 +405,7 @@ mtm_read_period(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
 
 	PreparePlans();
 	memset(&r, 0, sizeof(r));
-	r.pub.receiveSlot = PeriodReceive;
-	r.pub.rStartup = StoredStartup;
-	r.pub.rShutdown = StoredShutdown;
-	r.pub.rDestroy = StoredDestroy;
-	r.pub.mydest = DestNone;
+	SetupReceiver(&r.pub, PeriodReceive);
 	r.ids = ids;
 	r.cxt = CurrentMemoryContext;
 	r.cap = 256;
