@@ -728,7 +728,7 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 		for (int i = 0; i < n && !fresh; i++)
 			fresh = plays[i].fate == MTM_PLAY_NEW;
 		keys = NULL;
-		if (moved || fresh)
+		if (moved || (fresh && source != MTM_SOURCE_RECENT))
 			keys = KeepKeysUnique(s, ns);
 
 		/* a new recently-played listen on a stored key (that listen paired
@@ -736,15 +736,11 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 		 * (AccountEnds): the INSERT never meets a stored key */
 		if (fresh && source == MTM_SOURCE_RECENT)
 			for (int i = 0; i < n; i++)
-			{
-				StoredPlay	key = {.code = plays[i].code, .new_end = plays[i].at};
-				StoredPlay *keyp = &key;
-
-				if (plays[i].fate != MTM_PLAY_NEW)
-					continue;
-				if (bsearch(&keyp, keys, ns, sizeof(StoredPlay *), CompareNewKey))
-					plays[i].fate = MTM_PLAY_DUPLICATE;
-			}
+				for (int r = start[plays[i].code];
+					 plays[i].fate == MTM_PLAY_NEW && r < start[plays[i].code + 1]; r++)
+					if (s[refs[r].k].code == plays[i].code &&
+						s[refs[r].k].ended_at == plays[i].at)
+						plays[i].fate = MTM_PLAY_DUPLICATE;
 	}
 
 	for (int i = 0; i < n; i++)
