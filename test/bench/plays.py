@@ -10,10 +10,10 @@ Server-side (files already in a table, one call per file, in one session):
     it needs, and one of its plays into a table with the same key (no
     matching across sources, no charts);
   - importing the same files again (nothing to write);
-  - polling recently-played: 100 polls of 50 items, 40 already stored and
-    10 new listens each (music_tm also refreshes the charts of their week and
-    month), against the peer's upsert of the response's tracks and INSERT ...
-    ON CONFLICT DO NOTHING of its plays;
+  - polling recently-played: 100 polls of the 50 latest listens, 40 stored
+    by the polls before and 10 new each (music_tm also refreshes the charts
+    of their week and month), against the peer's upsert of the response's
+    tracks and INSERT ... ON CONFLICT DO NOTHING of its plays;
   - charts from plays: rebuild_play_charts of the whole history, and the
     incremental refresh that importing one more file makes, with their time
     per period (no peer: reported for information);
@@ -244,44 +244,55 @@ def run(cur, report, entries=200000, per_file=20000, repeat=3):
           f"({full * 1000 / max(periods, 1):.2f} ms per period, 4 series); importing one more file "
           f"{inc * 1000:.0f} ms, {inc_periods} periods refreshed", flush=True)
 
-    # polling: 50 items a response, 40 of them stored by the polls before
-    # and 10 new, as an app polling every half hour sees them; 100 polls a
-    # sample, each a different response (10 more listens each), inside one
-    # transaction rolled back, the two contenders alternating, best sample
+    # polling: a listener's listens three minutes apart, an app polling
+    # every half hour; each response lists the 50 latest, newest first: 10
+    # new since the poll before and 40 that earlier polls stored.  100 polls
+    # a sample, the two contenders alternating, best sample of each
     polls = 100
     cur.execute("SELECT doc FROM bench_history WHERE n = 0")
     first_file = [e for e in cur.fetchone()[0] if e.get("spotify_track_uri")
-                  and e.get("master_metadata_track_name")][:50 + 10 * polls]
-    stored = recent_response(first_file[:40], None, 40)["items"]
+                  and e.get("master_metadata_track_name")][:40 + 10 * polls]
+    listens = recent_response(first_file, None, 0)["items"]
+    for j, item in enumerate(listens):
+        t = datetime.datetime(2030, 3, 4, 8, 0) + datetime.timedelta(minutes=3 * j)
+        item["played_at"] = t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     cur.execute("DROP TABLE IF EXISTS bench_polls, bench_poll_stored")
     cur.execute("CREATE TABLE bench_polls (k int PRIMARY KEY, doc jsonb)")
     for k in range(polls):
-        new = recent_response(first_file[40 + 10 * k:50 + 10 * k], None, 0)["items"]
-        for j, item in enumerate(new):
-            t = datetime.datetime(2030, 3, 4, 8, 0) + datetime.timedelta(minutes=30 * k + 3 * j)
-            item["played_at"] = t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        cur.execute("INSERT INTO bench_polls VALUES (%s, %s)", (k, json.dumps({"items": new + stored})))
-    cur.execute("CREATE TABLE bench_poll_stored AS SELECT %s::jsonb AS doc", (json.dumps({"items": stored}),))
+        latest = listens[10 * k:10 * k + 50][::-1]
+        cur.execute("INSERT INTO bench_polls VALUES (%s, %s)", (k, json.dumps({"items": latest})))
+    cur.execute("CREATE TABLE bench_poll_stored AS SELECT %s::jsonb AS doc",
+                (json.dumps({"items": listens[:40][::-1]}),))
     cur.execute("SELECT music_tm.record_recently_played(doc, 'poll') FROM bench_poll_stored")
     cur.execute(PEER_POLL % {"poll": "bench_poll_stored", "listener": "'poll'"})
 
+    # each poll its own transaction, as an app makes it; after a sample the
+    # listens it added are deleted again (and music_tm's charts rebuilt as
+    # they were), so that every sample starts from the same state
+    stored_until = listens[39]["played_at"]
+
     def ours_poll():
-        cur.execute("BEGIN")
         for k in range(polls):
             cur.execute("SELECT music_tm.record_recently_played(doc, 'poll') FROM bench_polls WHERE k = %s", (k,))
-        cur.execute("ROLLBACK")
 
     def peer_poll():
-        cur.execute("BEGIN")
         for k in range(polls):
             cur.execute(PEER_POLL % {"poll": f"(SELECT doc FROM bench_polls WHERE k = {k}) AS b",
                                      "listener": "'poll'"})
-        cur.execute("ROLLBACK")
+
+    def ours_reset():
+        cur.execute("DELETE FROM music_tm.plays WHERE listener = 'poll' AND ended_at > %s", (stored_until,))
+        cur.execute("SELECT music_tm.rebuild_play_charts('poll')")
+
+    def peer_reset():
+        cur.execute("DELETE FROM peer_plays WHERE listener = 'poll' AND ended_at > %s", (stored_until,))
 
     ours_t, peer_t = [], []
     for _ in range(max(repeat, 3)):
         ours_t.append(best(1, ours_poll))
+        ours_reset()
         peer_t.append(best(1, peer_poll))
+        peer_reset()
     report.ratio("recently-played poll (50 items: 40 stored, 10 new): SQL peer / record_recently_played",
                  min(ours_t) / polls, min(peer_t) / polls, 3.0,
                  "  (music_tm also refreshes the week's and month's charts from plays)")
