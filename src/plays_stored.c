@@ -167,15 +167,16 @@ mtm_ids_str(const MtmIds *ids, int code)
 }
 
 /* The stored listens, as a DestReceiver collects them. */
-typedef struct StoredReceiver
+typedef struct RowsReceiver
 {
 	DestReceiver pub;
 	MtmIds	   *ids;
-	StoredPlay *rows;
+	char	   *rows;			/* n rows of width bytes, room for cap */
+	Size		width;
 	int			n;
 	int			cap;
 	MemoryContext cxt;			/* the caller's: the ids interned live on */
-} StoredReceiver;
+} RowsReceiver;
 
 /*
  * The code of a text id: interned before the ids are numbered; once they
@@ -200,24 +201,36 @@ InternText(MtmIds *ids, Datum d)
 	return InternLen(ids, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
-static bool
-StoredReceive(TupleTableSlot *slot, DestReceiver *self)
+/*
+ * The next row of a receiver, zeroed, with the slot's columns fetched; the
+ * caller's context is made current (the executor's ends with the statement:
+ * ids are interned in the caller's); *old is the context to go back to.
+ */
+static void *
+NextRow(RowsReceiver *r, TupleTableSlot *slot, MemoryContext *old)
 {
-	StoredReceiver *r = (StoredReceiver *) self;
-	StoredPlay *s;
-	MemoryContext old;
+	void	   *row;
 
 	CHECK_FOR_INTERRUPTS();
 	slot_getallattrs(slot);
-	/* the executor's context ends with the statement: intern in the caller's */
-	old = MemoryContextSwitchTo(r->cxt);
+	*old = MemoryContextSwitchTo(r->cxt);
 	if (r->n == r->cap)
 	{
 		r->cap *= 2;
-		r->rows = repalloc(r->rows, sizeof(StoredPlay) * r->cap);
+		r->rows = repalloc(r->rows, r->width * r->cap);
 	}
-	s = &r->rows[r->n++];
-	memset(s, 0, sizeof(*s));
+	row = r->rows + r->width * r->n++;
+	memset(row, 0, r->width);
+	return row;
+}
+
+static bool
+StoredReceive(TupleTableSlot *slot, DestReceiver *self)
+{
+	RowsReceiver *r = (RowsReceiver *) self;
+	MemoryContext old;
+	StoredPlay *s = NextRow(r, slot, &old);
+
 	s->ended_at = DatumGetTimestampTz(slot->tts_values[0]);
 	s->new_end = s->ended_at;
 	s->code = InternText(r->ids, slot->tts_values[1]);
@@ -234,33 +247,14 @@ StoredReceive(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
-/* The listens of a stretch of time, as the charts from plays read them. */
-typedef struct PeriodReceiver
-{
-	DestReceiver pub;
-	MtmIds	   *ids;
-	MtmPeriodPlay *rows;
-	int			n;
-	int			cap;
-	MemoryContext cxt;
-} PeriodReceiver;
-
+/* A listen of a stretch of time, as the charts from plays read it. */
 static bool
 PeriodReceive(TupleTableSlot *slot, DestReceiver *self)
 {
-	PeriodReceiver *r = (PeriodReceiver *) self;
-	MtmPeriodPlay *p;
+	RowsReceiver *r = (RowsReceiver *) self;
 	MemoryContext old;
+	MtmPeriodPlay *p = NextRow(r, slot, &old);
 
-	CHECK_FOR_INTERRUPTS();
-	slot_getallattrs(slot);
-	old = MemoryContextSwitchTo(r->cxt);
-	if (r->n == r->cap)
-	{
-		r->cap *= 2;
-		r->rows = repalloc(r->rows, sizeof(MtmPeriodPlay) * r->cap);
-	}
-	p = &r->rows[r->n++];
 	p->code = InternText(r->ids, slot->tts_values[0]);
 	p->ms = slot->tts_isnull[1] ? -1 : DatumGetInt32(slot->tts_values[1]);
 	p->ended_at = DatumGetTimestampTz(slot->tts_values[2]);
@@ -318,29 +312,32 @@ PreparePlans(void)
 		"  AND b.track_id OPERATOR(pg_catalog.<>) a.track_id OFFSET 0) AS t", 1, t_twins);
 }
 
-/* A receiver of rows that only keeps what receive takes from each. */
-static void
-SetupReceiver(DestReceiver *pub, bool (*receive) (TupleTableSlot *, DestReceiver *))
-{
-	pub->receiveSlot = receive;
-	pub->rStartup = StoredStartup;
-	pub->rShutdown = StoredShutdown;
-	pub->rDestroy = StoredDestroy;
-	pub->mydest = DestNone;
-}
-
 /*
- * Run a kept read of $1 listener, $2 and $3 times with the latest snapshot,
- * its rows to dest.
+ * Run a kept read of $1 listener, $2 and $3 times with the latest snapshot;
+ * receive turns each row into one of width bytes.  Returns the rows.
  */
-static void
-RunRead(SPIPlanPtr plan, Datum listener, TimestampTz lo, TimestampTz hi,
-		DestReceiver *dest)
+static void *
+ReadRows(SPIPlanPtr plan, Datum listener, TimestampTz lo, TimestampTz hi,
+		 bool (*receive) (TupleTableSlot *, DestReceiver *), Size width,
+		 MtmIds *ids, int *count)
 {
 	ParamListInfo params = makeParamList(3);
 	SPIExecuteOptions opts;
 	MemoryContext cxt = CurrentMemoryContext;
+	RowsReceiver r;
 	int			ret;
+
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = receive;
+	r.pub.rStartup = StoredStartup;
+	r.pub.rShutdown = StoredShutdown;
+	r.pub.rDestroy = StoredDestroy;
+	r.pub.mydest = DestNone;
+	r.ids = ids;
+	r.cxt = cxt;
+	r.width = width;
+	r.cap = 256;
+	r.rows = palloc(width * r.cap);
 
 	params->params[0].value = listener;
 	params->params[0].ptype = TEXTOID;
@@ -356,7 +353,7 @@ RunRead(SPIPlanPtr plan, Datum listener, TimestampTz lo, TimestampTz hi,
 	memset(&opts, 0, sizeof(opts));
 	opts.params = params;
 	opts.read_only = true;
-	opts.dest = dest;
+	opts.dest = &r.pub;
 
 	/* read-only SPI runs with the active snapshot: the latest one */
 	PushActiveSnapshot(GetLatestSnapshot());
@@ -367,6 +364,8 @@ RunRead(SPIPlanPtr plan, Datum listener, TimestampTz lo, TimestampTz hi,
 	/* SPI says SPI_OK_UTILITY for a SELECT whose rows went to DestNone */
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "reading music_tm.plays failed: %s", SPI_result_code_string(ret));
+	*count = r.n;
+	return r.rows;
 }
 
 /*
@@ -378,18 +377,9 @@ StoredPlay *
 mtm_read_stored(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
 				int *count)
 {
-	StoredReceiver r;
-
 	PreparePlans();
-	memset(&r, 0, sizeof(r));
-	SetupReceiver(&r.pub, StoredReceive);
-	r.ids = ids;
-	r.cxt = CurrentMemoryContext;
-	r.cap = 256;
-	r.rows = palloc(sizeof(StoredPlay) * r.cap);
-	RunRead(read_plan, listener, lo, hi, &r.pub);
-	*count = r.n;
-	return r.rows;
+	return ReadRows(read_plan, listener, lo, hi, StoredReceive,
+					sizeof(StoredPlay), ids, count);
 }
 
 /*
@@ -401,18 +391,9 @@ MtmPeriodPlay *
 mtm_read_period(Datum listener, TimestampTz lo, TimestampTz hi, MtmIds *ids,
 				int *count)
 {
-	PeriodReceiver r;
-
 	PreparePlans();
-	memset(&r, 0, sizeof(r));
-	SetupReceiver(&r.pub, PeriodReceive);
-	r.ids = ids;
-	r.cxt = CurrentMemoryContext;
-	r.cap = 256;
-	r.rows = palloc(sizeof(MtmPeriodPlay) * r.cap);
-	RunRead(period_plan, listener, lo, hi, &r.pub);
-	*count = r.n;
-	return r.rows;
+	return ReadRows(period_plan, listener, lo, hi, PeriodReceive,
+					sizeof(MtmPeriodPlay), ids, count);
 }
 
 /* The code of a text id (see InternText), for rows read by other means. */
