@@ -30,6 +30,13 @@ SELECT * FROM music_tm.artist_run_stats('c1', 'short_term');
 SELECT count(*) FROM music_tm.artist_history('b', 'short_term');
 SELECT * FROM music_tm.artist_history('A', 'short_term', 'bob');
 SELECT count(*) FROM music_tm.artist_run_stats('Nobody', 'short_term');
+-- tracks_charted counts the artist's tracks this series charted: x2 is B's
+-- too, but bob's chart never held it
+SELECT artist, tracks_charted, periods_on_chart FROM music_tm.artist_run_stats('B', 'short_term', 'bob');
+-- an artist whose stored tracks never charted in the series: no row
+SELECT music_tm.save_track('{"id": "x6", "name": "D unheard", "artists": [{"id": "d1", "name": "D"}]}');
+SELECT count(*) FROM music_tm.artist_history('D', 'short_term');
+SELECT count(*) FROM music_tm.artist_run_stats('d1', 'short_term');
 
 -- a prolific artist (more tracks than the short linear search takes: a
 -- binary search) and
