@@ -286,21 +286,73 @@ typedef struct ArtistSeries
 } ArtistSeries;
 
 /*
- * First walk: every track the series charted, once.  Consecutive charts
- * mostly hold the same tracks at the same or nearby ranks, so a slot is
- * first compared with the previous chart's ids at ranks r-2 .. r+2 (a few
- * byte comparisons) and goes to the hash table only when none matches.
+ * One walk of the series: each chart's slots as numbers of the series'
+ * distinct tracks (interned on first sight), and the chart's date.  The
+ * artist's tracks are known only after the walk (they are looked up among
+ * the distinct tracks), so each chart is then counted from its numbers, not
+ * walked again.  Consecutive charts mostly hold the same tracks at the same
+ * or nearby ranks, so a slot is first compared with the previous chart's ids
+ * at ranks r-2 .. r+2 (a few byte comparisons) and goes to the hash table
+ * only when none matches.
  */
 #define SEEN_NEAR 2
+
+typedef struct SeenTrack
+{
+	text	   *id;				/* hash key: a pointer, hashed by content */
+	int32		code;			/* its number among the series' tracks */
+} SeenTrack;
 
 typedef struct SeenWalk
 {
 	HTAB	   *seen;
 	MemoryContext cxt;
-	text	  **prev;			/* prev[r]: the id at rank r of the previous chart */
-	text	  **cur;			/* the same for the chart being walked */
+	text	  **distinct;		/* distinct[code]: the track numbered code */
+	int			ndistinct;
+	int			distinct_cap;
+	SeenTrack **prev;			/* prev[r]: the track at rank r of the previous chart */
+	SeenTrack **cur;			/* the same for the chart being walked */
 	int			nprev;			/* ranks filled in prev (the chart's length) */
+	/* every chart's slots, chart after chart: rank and track number */
+	int16	   *rank;
+	int32	   *code;
+	int64		nslots;
+	int64		slot_cap;
+	int64	   *start;			/* start[i]: chart i's first slot; start[n] the end */
+	DateADT    *date;
+	int			ncharts;
+	int			chart_cap;
 } SeenWalk;
+
+/*
+ * Whether a stored id holds these len bytes.  Ids of 8 to 24 bytes (every
+ * Spotify id: 22) are compared as three overlapping 8-byte words, without a
+ * call; a slot is compared with the previous chart's id at its rank once per
+ * slot, so this is most of the walk.
+ */
+static inline bool
+SameId(const text *stored, const char *bytes, int len)
+{
+	const char *p = VARDATA_ANY(stored);
+	uint64		x,
+				y;
+
+	if ((int) VARSIZE_ANY_EXHDR(stored) != len)
+		return false;
+	if (len < 8 || len > 24)
+		return memcmp(p, bytes, len) == 0;
+	memcpy(&x, p, 8);
+	memcpy(&y, bytes, 8);
+	if (x != y)
+		return false;
+	memcpy(&x, p + len / 2 - 4, 8);
+	memcpy(&y, bytes + len / 2 - 4, 8);
+	if (x != y)
+		return false;
+	memcpy(&x, p + len - 8, 8);
+	memcpy(&y, bytes + len - 8, 8);
+	return x == y;
+}
 
 static void
 VisitSeen(DateADT d, ArrayType *ids, void *arg)
@@ -311,12 +363,22 @@ VisitSeen(DateADT d, ArrayType *ids, void *arg)
 	text	   *id;
 	bool		found;
 	int			n = 0;
-	text	  **swap;
+	SeenTrack **swap;
+
+	if (w->ncharts + 1 >= w->chart_cap)
+	{
+		w->chart_cap *= 2;
+		w->start = repalloc(w->start, sizeof(int64) * w->chart_cap);
+		w->date = repalloc(w->date, sizeof(DateADT) * w->chart_cap);
+	}
+	w->date[w->ncharts] = d;
+	w->start[w->ncharts] = w->nslots;
+	w->ncharts++;
 
 	mtm_ids_begin(&iter, ids);
 	while (mtm_ids_next(&iter, &rank, &id))
 	{
-		text	   *known = NULL;
+		SeenTrack  *known = NULL;
 		int			len = VARSIZE_ANY_EXHDR(id);
 		const char *bytes = VARDATA_ANY(id);
 
@@ -324,94 +386,51 @@ VisitSeen(DateADT d, ArrayType *ids, void *arg)
 		for (int k = 0; k <= 2 * SEEN_NEAR && known == NULL; k++)
 		{
 			int			r = rank + ((k & 1) ? -(k + 1) / 2 : k / 2);
-			text	   *p;
+			SeenTrack  *p;
 
 			if (r < 1 || r > w->nprev || (p = w->prev[r]) == NULL)
 				continue;
-			if ((int) VARSIZE_ANY_EXHDR(p) == len && VARDATA_ANY(p)[0] == bytes[0] &&
-				memcmp(VARDATA_ANY(p), bytes, len) == 0)
+			if (SameId(p->id, bytes, len))
 				known = p;
 		}
 		if (known == NULL)
-			known = *(text **) TrackEntry(w->seen, id, w->cxt, &found);
+		{
+			known = hash_search(w->seen, &id, HASH_ENTER, &found);
+			if (!found)
+			{
+				/* the key pointed into the buffer: keep a copy */
+				known->id = (text *) MemoryContextAlloc(w->cxt, VARSIZE_ANY(id));
+				memcpy(known->id, id, VARSIZE_ANY(id));
+				if (w->ndistinct == w->distinct_cap)
+				{
+					w->distinct_cap *= 2;
+					w->distinct = repalloc(w->distinct, sizeof(text *) * w->distinct_cap);
+				}
+				known->code = w->ndistinct;
+				w->distinct[w->ndistinct++] = known->id;
+			}
+		}
 		for (; n < rank - 1; n++)
 			w->cur[n + 1] = NULL;
 		w->cur[rank] = known;
 		n = rank;
+
+		if (w->nslots == w->slot_cap)
+		{
+			w->slot_cap *= 2;
+			w->rank = repalloc_huge(w->rank, sizeof(int16) * w->slot_cap);
+			w->code = repalloc_huge(w->code, sizeof(int32) * w->slot_cap);
+		}
+		w->rank[w->nslots] = (int16) rank;
+		w->code[w->nslots] = known->code;
+		w->nslots++;
 	}
+	w->start[w->ncharts] = w->nslots;
 	/* the chart walked is the previous one of the next */
 	swap = w->prev;
 	w->prev = w->cur;
 	w->cur = swap;
 	w->nprev = n;
-}
-
-/* Second walk: per snapshot, the artist's tracks on it and the best placed. */
-#define ARTIST_LINEAR 16		/* up to this many tracks, a linear search */
-typedef struct ArtistWalk
-{
-	ArtistSeries *a;
-	text	  **ids;			/* the artist's tracks, sorted */
-	int			cap;
-} ArtistWalk;
-
-static void
-VisitArtist(DateADT d, ArrayType *chart_ids, void *arg)
-{
-	ArtistWalk *w = arg;
-	ArtistSeries *a = w->a;
-	MtmIdIter	iter;
-	int32		rank;
-	text	   *id;
-	int			o = a->dates.n;
-
-	if (o == w->cap)
-	{
-		a->dates.date = repalloc(a->dates.date, sizeof(DateADT) * w->cap * 2);
-		a->count = repalloc(a->count, sizeof(int32) * w->cap * 2);
-		a->best = repalloc(a->best, sizeof(int32) * w->cap * 2);
-		a->best_id = repalloc(a->best_id, sizeof(text *) * w->cap * 2);
-		w->cap *= 2;
-	}
-	a->dates.date[o] = d;
-	a->count[o] = 0;
-	a->dates.n++;
-	mtm_ids_begin(&iter, chart_ids);
-	while (mtm_ids_next(&iter, &rank, &id))
-	{
-		text	  **hit = NULL;
-
-		if (a->ntracks > ARTIST_LINEAR)
-		{
-			int			k = mtm_text_find_id(w->ids, a->ntracks, id);
-
-			hit = k >= 0 ? &w->ids[k] : NULL;
-		}
-		else
-		{
-			/* few tracks: length and first byte rule out nearly all */
-			int			len = VARSIZE_ANY_EXHDR(id);
-			const char *bytes = VARDATA_ANY(id);
-
-			for (int i = 0; i < a->ntracks; i++)
-				if ((int) VARSIZE_ANY_EXHDR(w->ids[i]) == len &&
-					VARDATA_ANY(w->ids[i])[0] == bytes[0] &&
-					memcmp(VARDATA_ANY(w->ids[i]), bytes, len) == 0)
-				{
-					hit = &w->ids[i];
-					break;
-				}
-		}
-		if (hit == NULL)
-			continue;
-		/* ranks come in order: the first of the artist's is the best */
-		if (a->count[o] == 0)
-		{
-			a->best[o] = rank;
-			a->best_id[o] = *hit;
-		}
-		a->count[o]++;
-	}
 }
 
 static void
@@ -420,15 +439,9 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 	MemoryContext cxt = CurrentMemoryContext;
 	MtmSeries	series;
 	Datum		values[3];
-	text	  **ids;
-	uint64		r;
-	int			i;
-	SeenWalk	seen;
-	ArtistWalk	walk;
-	long		nseen;
-	Datum	   *charted;
-	HASH_SEQ_STATUS seq;
-	text	  **entry;
+	SeenWalk	w;
+	HASHCTL		ctl;
+	bool	   *credited;
 
 	mtm_hist_require(fcinfo, 0, "artist", funcname);
 	mtm_hist_require(fcinfo, 1, "time_range", funcname);
@@ -439,64 +452,87 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 
 	SPI_connect();
 
-	/* the tracks the series ever charted, then those crediting the artist */
-	seen.seen = TrackTable("music_tm artist", sizeof(text *), cxt);
-	seen.cxt = cxt;
-	seen.prev = MemoryContextAllocZero(cxt, sizeof(text *) * (MTM_MAX_RANK + 1));
-	seen.cur = MemoryContextAllocZero(cxt, sizeof(text *) * (MTM_MAX_RANK + 1));
-	seen.nprev = 0;
-	mtm_scan_series(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitSeen, &seen);
-	nseen = hash_get_num_entries(seen.seen);
-	if (nseen == 0)
+	/* the walk: every chart's slots as numbers of the series' tracks */
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(text *);
+	ctl.entrysize = sizeof(SeenTrack);
+	ctl.hash = TrackKeyHash;
+	ctl.match = TrackKeyMatch;
+	ctl.hcxt = cxt;
+	w.seen = hash_create("music_tm artist", 256, &ctl,
+						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	w.cxt = cxt;
+	w.distinct_cap = 256;
+	w.ndistinct = 0;
+	w.distinct = MemoryContextAlloc(cxt, sizeof(text *) * w.distinct_cap);
+	w.prev = MemoryContextAllocZero(cxt, sizeof(SeenTrack *) * (MTM_MAX_RANK + 1));
+	w.cur = MemoryContextAllocZero(cxt, sizeof(SeenTrack *) * (MTM_MAX_RANK + 1));
+	w.nprev = 0;
+	w.slot_cap = 16384;
+	w.nslots = 0;
+	w.rank = MemoryContextAlloc(cxt, sizeof(int16) * w.slot_cap);
+	w.code = MemoryContextAlloc(cxt, sizeof(int32) * w.slot_cap);
+	w.chart_cap = 64;
+	w.ncharts = 0;
+	w.start = MemoryContextAlloc(cxt, sizeof(int64) * w.chart_cap);
+	w.date = MemoryContextAlloc(cxt, sizeof(DateADT) * w.chart_cap);
+	w.start[0] = 0;
+	mtm_scan_series(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitSeen, &w);
+	if (w.ndistinct == 0)
 	{
 		SPI_finish();
 		return;
 	}
-	charted = MemoryContextAlloc(cxt, sizeof(Datum) * nseen);
-	r = 0;
-	hash_seq_init(&seq, seen.seen);
-	while ((entry = hash_seq_search(&seq)) != NULL)
-		charted[r++] = PointerGetDatum(*entry);
-	values[0] = PointerGetDatum(construct_array(charted, (int) nseen, TEXTOID, -1,
-												false, TYPALIGN_INT));
+
+	/* those of the series' tracks that credit the artist */
+	{
+		Datum	   *charted = MemoryContextAlloc(cxt, sizeof(Datum) * w.ndistinct);
+
+		for (int c = 0; c < w.ndistinct; c++)
+			charted[c] = PointerGetDatum(w.distinct[c]);
+		values[0] = PointerGetDatum(construct_array(charted, w.ndistinct, TEXTOID, -1,
+													false, TYPALIGN_INT));
+	}
 	values[1] = ArtistProbe("id", PG_GETARG_TEXT_PP(0));
 	values[2] = ArtistProbe("name", PG_GETARG_TEXT_PP(0));
 	mtm_spi_select(mtm_plan(&artist_tracks_plan, InvalidOid), values, NULL,
 				   "music_tm.tracks");
-	a->ntracks = (int) SPI_processed;
-	if (a->ntracks == 0)
+	credited = MemoryContextAllocZero(cxt, sizeof(bool) * w.ndistinct);
+	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		SPI_finish();
-		return;
-	}
-	ids = MemoryContextAlloc(cxt, sizeof(text *) * a->ntracks);
-	for (r = 0; r < SPI_processed; r++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
+		text	   *id = DatumGetTextPP(mtm_col(SPI_tuptable->vals[r],
+												SPI_tuptable->tupdesc, 1));
+		SeenTrack  *hit = hash_search(w.seen, &id, HASH_FIND, NULL);
 
-		ids[r] = (text *) DatumGetPointer(datumCopy(mtm_col(SPI_tuptable->vals[r],
-															SPI_tuptable->tupdesc, 1),
-													false, -1));
-		MemoryContextSwitchTo(old);
-	}
-	a->ntracks = mtm_text_sort_ids(ids, a->ntracks);
-
-	/* the second walk: dates, and the artist's tracks on each chart */
-	walk.a = a;
-	walk.ids = ids;
-	walk.cap = 64;
-	a->dates.n = 0;
-	a->dates.date = MemoryContextAlloc(cxt, sizeof(DateADT) * walk.cap);
-	a->count = MemoryContextAllocZero(cxt, sizeof(int32) * walk.cap);
-	a->best = MemoryContextAllocZero(cxt, sizeof(int32) * walk.cap);
-	a->best_id = MemoryContextAllocZero(cxt, sizeof(text *) * walk.cap);
-	mtm_scan_series(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitArtist, &walk);
-	SPI_finish();
-	for (i = 0; i < a->dates.n; i++)
-		if (a->count[i] > 0)
+		if (hit != NULL && !credited[hit->code])
 		{
-			a->first = i;
-			break;
+			credited[hit->code] = true;
+			a->ntracks++;
+		}
+	}
+	SPI_finish();
+	if (a->ntracks == 0)
+		return;
+
+	/* each chart counted from its numbers: ranks come in order, best first */
+	a->dates.n = w.ncharts;
+	a->dates.date = w.date;
+	a->count = MemoryContextAllocZero(cxt, sizeof(int32) * Max(w.ncharts, 1));
+	a->best = MemoryContextAllocZero(cxt, sizeof(int32) * Max(w.ncharts, 1));
+	a->best_id = MemoryContextAllocZero(cxt, sizeof(text *) * Max(w.ncharts, 1));
+	for (int i = 0; i < w.ncharts; i++)
+		for (int64 k = w.start[i]; k < w.start[i + 1]; k++)
+		{
+			if (!credited[w.code[k]])
+				continue;
+			if (a->count[i] == 0)
+			{
+				a->best[i] = w.rank[k];
+				a->best_id[i] = w.distinct[w.code[k]];
+				if (a->first < 0)
+					a->first = i;
+			}
+			a->count[i]++;
 		}
 }
 
