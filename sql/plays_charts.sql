@@ -123,6 +123,28 @@ SELECT pg_temp.ex('many', VARIADIC (SELECT array_agg('x' || g || '@2026-07-0' ||
 SELECT time_range, cardinality(track_ids) FROM music_tm.charts WHERE listener = 'many' ORDER BY 1;
 SELECT count(*) AS top_tracks_charts FROM music_tm.charts WHERE time_range < 'plays_week';
 
+-- 10. a recording is charted under its smallest stored id, played or not,
+--     and ids break exact ties at the 100th rank: 99 songs of two plays,
+--     then one play each of the recording QZ0000000077 (played as tie_z,
+--     also stored as tie_a) and of tie_m, at the same time for the same
+--     milliseconds.  By song tie_a (the recording's id) takes rank 100; by
+--     track tie_m does (before tie_z).
+SELECT music_tm.save_track('{"id": "tie_a", "name": "Twin, never played", "external_ids": {"isrc": "QZ0000000077"}}');
+SELECT music_tm.save_track('{"id": "tie_z", "name": "Twin", "external_ids": {"isrc": "QZ0000000077"}}');
+SELECT pg_temp.ex('tie', VARIADIC (SELECT array_agg('top' || lpad(g::text, 2, '0') || '@'
+                                     || to_char(timestamp '2026-08-03' + (2 * g + twice) * interval '10 minutes', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                                     || '@200000')
+                                   FROM generate_series(1, 99) g, generate_series(0, 1) twice)
+                                || ARRAY['tie_z@2026-08-05T10:00:00Z@100000', 'tie_m@2026-08-05T10:00:00Z@100000']);
+SELECT time_range, cardinality(track_ids), track_ids[99:100]
+FROM music_tm.charts WHERE listener = 'tie' AND time_range IN ('plays_week', 'plays_week_track') ORDER BY 1;
+CREATE TABLE pg_temp.tie AS SELECT * FROM pg_temp.all_charts('tie');
+SELECT music_tm.rebuild_play_charts('tie') AS periods;
+SELECT count(*) AS differences FROM (
+  (SELECT * FROM pg_temp.tie EXCEPT ALL SELECT * FROM pg_temp.all_charts('tie'))
+  UNION ALL
+  (SELECT * FROM pg_temp.all_charts('tie') EXCEPT ALL SELECT * FROM pg_temp.tie)) d;
+
 SELECT music_tm.rebuild_play_charts(NULL);
 SELECT music_tm.rebuild_play_charts('');
 SELECT music_tm.rebuild_play_charts('nobody');

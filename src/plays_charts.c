@@ -150,6 +150,7 @@ NextMonth(DateADT first)
 typedef struct Tally
 {
 	char	   *id;				/* the id it is charted under */
+	int			key;			/* its key in the span (Span) */
 	int64		plays;
 	int64		ms;
 	TimestampTz first;
@@ -208,13 +209,15 @@ typedef struct Span
 	int			n;
 	/*
 	 * Keys of songs and tracks, numbered once for the span: the span's
-	 * track ids first (by their codes), then the recordings (their smallest
-	 * id);
-	 * key_id[k] is what key k is charted under.  stamp and where are
-	 * RankPeriod's scratch: where[k] is key k's tally in the current
+	 * track ids first (by their codes), then the recordings (by ISRC);
+	 * key_id[k] is what key k is charted under: for a recording, first the
+	 * smallest of the span's ids of it, then, for the recordings that may
+	 * chart, the smallest stored id (SongIds).  stamp and where are
+	 * RankTop's scratch: where[k] is key k's tally in the current
 	 * ranking when stamp[k] is that ranking's number.
 	 */
 	char	  **key_id;
+	char	  **key_isrc;		/* a recording's ISRC (NULL for a track key) */
 	int			nkeys;
 	int		   *stamp;
 	int		   *where;
@@ -224,16 +227,18 @@ typedef struct Span
 /*
  * Rank the rows of one period by song (by_song) or by track: a tally per
  * key of the span, found by its number (no string is compared but to break
- * ties between equal tallies).
+ * ties between equal tallies).  Returns, best first, the top
+ * MTM_PLAY_CHART_SIZE with a counted play and every other tally equal to the
+ * last of them in plays, milliseconds and first play: those only the id
+ * tells apart, and a recording's id may still change (SongIds).
  */
-static void
-RankPeriod(Span *sp, PlayRow *rows, int n, bool by_song, MtmSlots *slots)
+static int
+RankTop(Span *sp, PlayRow *rows, int n, bool by_song, Tally **result)
 {
 	Tally	   *t = palloc(sizeof(Tally) * Max(n, 1));
 	int			nt = 0;
-	int			m = 0;
 	binaryheap *heap;
-	Tally	  **top;
+	Tally	   *top;
 	int			ntop = 0;
 	int			ranking = ++sp->ranking;
 
@@ -247,6 +252,7 @@ RankPeriod(Span *sp, PlayRow *rows, int n, bool by_song, MtmSlots *slots)
 			sp->stamp[k] = ranking;
 			sp->where[k] = nt;
 			t[nt].id = sp->key_id[k];
+			t[nt].key = k;
 			t[nt].plays = 0;
 			t[nt].ms = 0;
 			t[nt].first = rows[i].ended_at;
@@ -273,16 +279,51 @@ RankPeriod(Span *sp, PlayRow *rows, int n, bool by_song, MtmSlots *slots)
 		else if (CompareTallyRank(&t[i], (Tally *) DatumGetPointer(binaryheap_first(heap))) < 0)
 			binaryheap_replace_first(heap, PointerGetDatum(&t[i]));
 	}
-	top = palloc(sizeof(Tally *) * Max(heap->bh_size, 1));
-	while (!binaryheap_empty(heap))
-		top[ntop++] = (Tally *) DatumGetPointer(binaryheap_remove_first(heap));
-	mtm_slots_init(slots, MTM_PLAY_CHART_SIZE);
+	top = palloc(sizeof(Tally) * Max(heap->bh_size, 1));
+	ntop = heap->bh_size;
 	/* removed last first */
 	for (int i = ntop - 1; i >= 0; i--)
-		mtm_slots_set(slots, ++m, top[i]->id, NULL);
+	{
+		Tally	   *x = (Tally *) DatumGetPointer(binaryheap_remove_first(heap));
+
+		top[i] = *x;
+		x->plays = -1;			/* taken */
+	}
 	binaryheap_free(heap);
-	pfree(top);
+
+	/* a full chart: the others equal to its last but for the id */
+	if (ntop == MTM_PLAY_CHART_SIZE)
+	{
+		Tally		last = top[ntop - 1];
+		int			cap = ntop;
+
+		for (int i = 0; i < nt; i++)
+			if (t[i].plays == last.plays && t[i].ms == last.ms && t[i].first == last.first)
+			{
+				if (ntop == cap)
+					top = repalloc(top, sizeof(Tally) * (cap *= 2));
+				top[ntop++] = t[i];
+			}
+	}
 	pfree(t);
+	*result = top;
+	return ntop;
+}
+
+static int
+CompareTallyRankQsort(const void *a, const void *b)
+{
+	return CompareTallyRank(a, b);
+}
+
+/* The chart of ranked tallies: the first MTM_PLAY_CHART_SIZE, in order. */
+static void
+ChartOf(Tally *t, int n, MtmSlots *slots)
+{
+	qsort(t, n, sizeof(Tally), CompareTallyRankQsort);
+	mtm_slots_init(slots, MTM_PLAY_CHART_SIZE);
+	for (int i = 0; i < Min(n, MTM_PLAY_CHART_SIZE); i++)
+		mtm_slots_set(slots, i + 1, t[i].id, NULL);
 }
 
 /* Write the chart of one series and period (none when it has no entry). */
@@ -305,27 +346,18 @@ WriteChart(Datum listener, Datum range, Oid range_type, DateADT date,
 					ReplaceAll, slots);
 }
 
-/* A pair of strings, for lookups by the first. */
-typedef struct StrPair
+/* A span track's ISRC, for grouping the span's tracks by recording. */
+typedef struct IsrcOf
 {
-	char	   *key;
-	char	   *value;
-} StrPair;
+	char	   *isrc;
+	int			code;
+} IsrcOf;
 
 static int
-CompareStrPair(const void *a, const void *b)
+CompareIsrcOf(const void *a, const void *b)
 {
-	return strcmp(((const StrPair *) a)->key, ((const StrPair *) b)->key);
+	return strcmp(((const IsrcOf *) a)->isrc, ((const IsrcOf *) b)->isrc);
 }
-
-static StrPair *
-FindPair(StrPair *pairs, int n, const char *key)
-{
-	StrPair		k = {(char *) key, NULL};
-
-	return n > 0 ? bsearch(&k, pairs, n, sizeof(StrPair), CompareStrPair) : NULL;
-}
-
 
 static void
 ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
@@ -338,13 +370,11 @@ ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
 	const char **strs;
 	bool	   *stored;
 	int64	   *duration;
-	char	  **isrc;
 	int		   *song_of;
 	Datum		args[1];
-	StrPair    *songs;
-	int			nsongs = 0;
-	char	  **isrcs;
+	IsrcOf	   *isrcs;
 	int			nisrc = 0;
+	int			nsongs = 0;
 
 	plays = mtm_read_period(listener, (TimestampTz) from * USECS_PER_DAY,
 							(TimestampTz) to * USECS_PER_DAY, ids, &n);
@@ -357,8 +387,7 @@ ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
 		strs[c] = mtm_ids_str(ids, c);
 	stored = palloc0(sizeof(bool) * Max(nids, 1));
 	duration = palloc0(sizeof(int64) * Max(nids, 1));
-	isrc = palloc0(sizeof(char *) * Max(nids, 1));
-	isrcs = palloc(sizeof(char *) * Max(nids, 1));
+	isrcs = palloc(sizeof(IsrcOf) * Max(nids, 1));
 	args[0] = PointerGetDatum(mtm_text_array((char **) strs, nids));
 	if (SPI_execute_snapshot(tracks_plan, args, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
@@ -369,50 +398,51 @@ ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 		int			c = mtm_ids_text(ids, SPI_getbinval(tup, desc, 1, &isnull));
+		char	   *code_isrc;
 		Datum		d;
 
 		if (c < 0)
 			continue;
 		stored[c] = true;
-		isrc[c] = SPI_getvalue(tup, desc, 2);
+		code_isrc = SPI_getvalue(tup, desc, 2);
 		d = SPI_getbinval(tup, desc, 3, &isnull);
 		duration[c] = isnull ? 0 : DatumGetInt32(d);
-		if (isrc[c])
-			isrcs[nisrc++] = isrc[c];
+		if (code_isrc)
+			isrcs[nisrc++] = (IsrcOf) {code_isrc, c};
 	}
 
-	/* each recording's smallest stored id */
-	songs = palloc(sizeof(StrPair) * Max(nisrc, 1));
-	if (nisrc > 0)
-	{
-		args[0] = PointerGetDatum(mtm_text_array(isrcs, nisrc));
-		if (SPI_execute_snapshot(songs_plan, args, NULL, GetLatestSnapshot(),
-								 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "reading music_tm.tracks failed");
-		nsongs = (int) SPI_processed;
-		for (int r = 0; r < nsongs; r++)
-		{
-			songs[r].key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-			songs[r].value = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
-		}
-		qsort(songs, nsongs, sizeof(StrPair), CompareStrPair);
-	}
-
-	/* the keys: the span's track ids by code, then the recordings */
-	sp->nkeys = nids + nsongs;
-	sp->key_id = palloc(sizeof(char *) * Max(sp->nkeys, 1));
+	/*
+	 * The keys: the span's track ids by code, then a recording per ISRC,
+	 * charted for now under the smallest of its ids in the span.  Its
+	 * smallest stored id is looked up only if it may chart (SongIds): a
+	 * month of listens has a few hundred recordings, its charts a hundred.
+	 */
+	qsort(isrcs, nisrc, sizeof(IsrcOf), CompareIsrcOf);
+	sp->key_id = palloc(sizeof(char *) * (nids + Max(nisrc, 1)));
+	sp->key_isrc = palloc0(sizeof(char *) * (nids + Max(nisrc, 1)));
 	for (int c = 0; c < nids; c++)
 		sp->key_id[c] = (char *) strs[c];
-	for (int k = 0; k < nsongs; k++)
-		sp->key_id[nids + k] = songs[k].value;
 	song_of = palloc(sizeof(int) * Max(nids, 1));
+	/* an ISRC and a track id never collide: 12 characters, 22 */
 	for (int c = 0; c < nids; c++)
+		song_of[c] = c;
+	for (int i = 0; i < nisrc; i++)
 	{
-		StrPair    *hit = isrc[c] ? FindPair(songs, nsongs, isrc[c]) : NULL;
+		int			k;
 
-		/* an ISRC and a track id never collide: 12 characters, 22 */
-		song_of[c] = hit ? nids + (int) (hit - songs) : c;
+		if (i == 0 || strcmp(isrcs[i].isrc, isrcs[i - 1].isrc) != 0)
+		{
+			k = nids + nsongs++;
+			sp->key_isrc[k] = isrcs[i].isrc;
+			sp->key_id[k] = (char *) strs[isrcs[i].code];
+		}
+		else
+			k = nids + nsongs - 1;
+		if (strcmp(strs[isrcs[i].code], sp->key_id[k]) < 0)
+			sp->key_id[k] = (char *) strs[isrcs[i].code];
+		song_of[isrcs[i].code] = k;
 	}
+	sp->nkeys = nids + nsongs;
 	sp->stamp = palloc0(sizeof(int) * Max(sp->nkeys, 1));
 	sp->where = palloc(sizeof(int) * Max(sp->nkeys, 1));
 	sp->ranking = 0;
@@ -437,17 +467,47 @@ ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
 	}
 }
 
-/* Rebuild the charts of the period [from, to) from its span: two series. */
-static void
-RebuildPeriod(Span *sp, Datum listener, Datum *ranges, Oid range_type,
-			  bool month, DateADT from, DateADT to, TimestampTz now)
+/* A pair of strings, for lookups by the first. */
+typedef struct StrPair
 {
-	TimestampTz lo = (TimestampTz) from * USECS_PER_DAY;
-	TimestampTz hi = (TimestampTz) to * USECS_PER_DAY;
+	char	   *key;
+	char	   *value;
+} StrPair;
+
+static int
+CompareStrPair(const void *a, const void *b)
+{
+	return strcmp(((const StrPair *) a)->key, ((const StrPair *) b)->key);
+}
+
+static StrPair *
+FindPair(StrPair *pairs, int n, const char *key)
+{
+	StrPair		k = {(char *) key, NULL};
+
+	return n > 0 ? bsearch(&k, pairs, n, sizeof(StrPair), CompareStrPair) : NULL;
+}
+
+/* A period to rebuild, and its ranked songs and tracks once ranked. */
+typedef struct Period
+{
+	DateADT		from;
+	DateADT		to;
+	bool		month;
+	Tally	   *songs;
+	int			nsongs;
+	Tally	   *tracks;
+	int			ntracks;
+} Period;
+
+/* Rank the songs and the tracks of one period from its span. */
+static void
+RankPeriod(Span *sp, Period *p)
+{
+	TimestampTz lo = (TimestampTz) p->from * USECS_PER_DAY;
+	TimestampTz hi = (TimestampTz) p->to * USECS_PER_DAY;
 	int			a = 0;
 	int			b;
-	MtmSlots	songs;
-	MtmSlots	tracks;
 
 	CHECK_FOR_INTERRUPTS();
 	/* the span's rows are in time order: the period is a slice of them */
@@ -468,19 +528,75 @@ RebuildPeriod(Span *sp, Datum listener, Datum *ranges, Oid range_type,
 	}
 	for (b = a; b < sp->n && sp->rows[b].ended_at < hi; b++)
 		;
-	RankPeriod(sp, sp->rows + a, b - a, true, &songs);
-	RankPeriod(sp, sp->rows + a, b - a, false, &tracks);
-	WriteChart(listener, ranges[month ? 1 : 0], range_type, from, &songs, now);
-	WriteChart(listener, ranges[month ? 3 : 2], range_type, from, &tracks, now);
+	p->nsongs = RankTop(sp, sp->rows + a, b - a, true, &p->songs);
+	p->ntracks = RankTop(sp, sp->rows + a, b - a, false, &p->tracks);
 }
 
-/* A period to rebuild. */
-typedef struct Period
+/*
+ * The smallest stored id of every recording that may chart in one of the
+ * periods (ranked by RankPeriod): one lookup for the span.
+ */
+static void
+SongIds(Span *sp, Period *ps, int n)
 {
-	DateADT		from;
-	DateADT		to;
-	bool		month;
-} Period;
+	bool	   *wanted = palloc0(sizeof(bool) * Max(sp->nkeys, 1));
+	char	  **isrcs = palloc(sizeof(char *) * Max(sp->nkeys, 1));
+	int			nisrc = 0;
+	Datum		args[1];
+	StrPair    *found;
+	int			nfound;
+
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < ps[i].nsongs; j++)
+		{
+			int			k = ps[i].songs[j].key;
+
+			if (sp->key_isrc[k] != NULL && !wanted[k])
+			{
+				wanted[k] = true;
+				isrcs[nisrc++] = sp->key_isrc[k];
+			}
+		}
+	if (nisrc == 0)
+		return;
+	args[0] = PointerGetDatum(mtm_text_array(isrcs, nisrc));
+	if (SPI_execute_snapshot(songs_plan, args, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading music_tm.tracks failed");
+	nfound = (int) SPI_processed;
+	found = palloc(sizeof(StrPair) * Max(nfound, 1));
+	for (int r = 0; r < nfound; r++)
+	{
+		found[r].key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		found[r].value = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
+	}
+	qsort(found, nfound, sizeof(StrPair), CompareStrPair);
+	for (int k = 0; k < sp->nkeys; k++)
+	{
+		StrPair    *hit = wanted[k] ? FindPair(found, nfound, sp->key_isrc[k]) : NULL;
+
+		/* the span's own ids are stored: the smallest is never larger */
+		if (hit != NULL)
+			sp->key_id[k] = hit->value;
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < ps[i].nsongs; j++)
+			ps[i].songs[j].id = sp->key_id[ps[i].songs[j].key];
+}
+
+/* Write the two charts of a ranked period (SongIds done). */
+static void
+WritePeriod(Period *p, Datum listener, Datum *ranges, Oid range_type,
+			TimestampTz now)
+{
+	MtmSlots	songs;
+	MtmSlots	tracks;
+
+	ChartOf(p->songs, p->nsongs, &songs);
+	ChartOf(p->tracks, p->ntracks, &tracks);
+	WriteChart(listener, ranges[p->month ? 1 : 0], range_type, p->from, &songs, now);
+	WriteChart(listener, ranges[p->month ? 3 : 2], range_type, p->from, &tracks, now);
+}
 
 static int
 ComparePeriod(const void *a, const void *b)
@@ -520,8 +636,10 @@ RebuildPeriods(Datum listener, Period *ps, int n, TimestampTz now)
 		}
 		ReadSpan(listener, from, to, &sp);
 		for (int k = i; k < j; k++)
-			RebuildPeriod(&sp, listener, ranges, range_type, ps[k].month,
-						  ps[k].from, ps[k].to, now);
+			RankPeriod(&sp, &ps[k]);
+		SongIds(&sp, ps + i, j - i);
+		for (int k = i; k < j; k++)
+			WritePeriod(&ps[k], listener, ranges, range_type, now);
 		i = j;
 	}
 }
@@ -577,9 +695,9 @@ mtm_play_charts_refresh(Datum listener, TimestampTz *times, int n, TimestampTz n
 	nm = UniqueDates(months, n);
 	ps = palloc(sizeof(Period) * (nw + nm));
 	for (int i = 0; i < nw; i++)
-		ps[np++] = (Period) {weeks[i], weeks[i] + 7, false};
+		ps[np++] = (Period) {.from = weeks[i], .to = weeks[i] + 7, .month = false};
 	for (int i = 0; i < nm; i++)
-		ps[np++] = (Period) {months[i], NextMonth(months[i]), true};
+		ps[np++] = (Period) {.from = months[i], .to = NextMonth(months[i]), .month = true};
 	RebuildPeriods(listener, ps, np, now);
 }
 
@@ -636,13 +754,13 @@ rebuild_play_charts(PG_FUNCTION_ARGS)
 		{
 			if (periods == cap)
 				ps = repalloc(ps, sizeof(Period) * (cap *= 2));
-			ps[periods++] = (Period) {w, w + 7, false};
+			ps[periods++] = (Period) {.from = w, .to = w + 7, .month = false};
 		}
 		for (DateADT m = MonthStart(DayOf(lo)); m <= last; m = NextMonth(m))
 		{
 			if (periods == cap)
 				ps = repalloc(ps, sizeof(Period) * (cap *= 2));
-			ps[periods++] = (Period) {m, NextMonth(m), true};
+			ps[periods++] = (Period) {.from = m, .to = NextMonth(m), .month = true};
 		}
 		RebuildPeriods(listener, ps, (int) periods, now);
 	}
