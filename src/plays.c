@@ -607,13 +607,20 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 		{
 			if (pass == 1 && source == MTM_SOURCE_RECENT)
 			{
-				bool		left = false;
+				/* the twins of the tracks of the listens left, only */
+				bool	   *listed = palloc0(sizeof(bool) * (ncodes + 1));
+				int			nleft = 0;
 
-				for (int i = 0; i < n && !left; i++)
-					left = plays[i].fate == MTM_PLAY_NEW;
-				if (!left)
+				for (int i = 0; i < n; i++)
+					if (plays[i].fate == MTM_PLAY_NEW && !listed[plays[i].code])
+					{
+						listed[plays[i].code] = true;
+						distinct[nleft++] = plays[i].track_id;
+					}
+				pfree(listed);
+				if (nleft == 0)
 					break;
-				twins = mtm_read_twins(distinct, ndistinct, idtab, &ntwins);
+				twins = mtm_read_twins(distinct, nleft, idtab, &ntwins);
 				twin_start = mtm_group_twins(twins, ntwins, ncodes);
 			}
 			for (int i = 0; i < n; i++)
