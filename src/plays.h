@@ -158,6 +158,15 @@ typedef struct MtmPeriodPlay
 extern MtmPeriodPlay *mtm_read_period(Datum listener, TimestampTz lo,
 									  TimestampTz hi, MtmIds *ids, int *count);
 extern MtmTwin *mtm_read_twins(char **track_ids, int n, MtmIds *ids, int *count);
+
+/* A recording and its smallest stored track id (mtm_read_song_ids). */
+typedef struct MtmSongId
+{
+	char	   *isrc;
+	char	   *id;
+} MtmSongId;
+extern MtmSongId *mtm_read_song_ids(char **isrcs, int n, bool latest, int *count);
+extern const char *mtm_song_id(const MtmSongId *songs, int n, const char *isrc);
 extern MtmRef *mtm_group_stored(const StoredPlay *s, int ns, int ncodes,
 								MtmPlaySource source, int **startp);
 extern int *mtm_group_twins(MtmTwin *twins, int ntwins, int ncodes);

@@ -55,7 +55,6 @@ static const char *const series_names[4] = {
 };
 
 static SPIPlanPtr tracks_plan;
-static SPIPlanPtr songs_plan;
 static SPIPlanPtr span_plan;
 
 /* $1 listener, $2..$5 the four series (tied to the enum's OID) */
@@ -77,9 +76,6 @@ PreparePlans(void)
 	tracks_plan = mtm_prepare_kept(
 		"SELECT track_id, isrc, duration_ms FROM music_tm.tracks"
 		" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_songs);
-	songs_plan = mtm_prepare_kept(
-		"SELECT isrc, pg_catalog.min(track_id) FROM music_tm.tracks"
-		" WHERE isrc OPERATOR(pg_catalog.=) ANY ($1) GROUP BY isrc", 1, t_songs);
 	span_plan = mtm_prepare_kept(
 		"SELECT (SELECT ended_at FROM music_tm.plays"
 		"  WHERE listener OPERATOR(pg_catalog.=) $1 ORDER BY ended_at LIMIT 1),"
@@ -467,27 +463,6 @@ ReadSpan(Datum listener, DateADT from, DateADT to, Span *sp)
 	}
 }
 
-/* A pair of strings, for lookups by the first. */
-typedef struct StrPair
-{
-	char	   *key;
-	char	   *value;
-} StrPair;
-
-static int
-CompareStrPair(const void *a, const void *b)
-{
-	return strcmp(((const StrPair *) a)->key, ((const StrPair *) b)->key);
-}
-
-static StrPair *
-FindPair(StrPair *pairs, int n, const char *key)
-{
-	StrPair		k = {(char *) key, NULL};
-
-	return n > 0 ? bsearch(&k, pairs, n, sizeof(StrPair), CompareStrPair) : NULL;
-}
-
 /* A period to rebuild, and its ranked songs and tracks once ranked. */
 typedef struct Period
 {
@@ -542,8 +517,7 @@ SongIds(Span *sp, Period *ps, int n)
 	bool	   *wanted = palloc0(sizeof(bool) * Max(sp->nkeys, 1));
 	char	  **isrcs = palloc(sizeof(char *) * Max(sp->nkeys, 1));
 	int			nisrc = 0;
-	Datum		args[1];
-	StrPair    *found;
+	MtmSongId  *found;
 	int			nfound;
 
 	for (int i = 0; i < n; i++)
@@ -557,27 +531,14 @@ SongIds(Span *sp, Period *ps, int n)
 				isrcs[nisrc++] = sp->key_isrc[k];
 			}
 		}
-	if (nisrc == 0)
-		return;
-	args[0] = PointerGetDatum(mtm_text_array(isrcs, nisrc));
-	if (SPI_execute_snapshot(songs_plan, args, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading music_tm.tracks failed");
-	nfound = (int) SPI_processed;
-	found = palloc(sizeof(StrPair) * Max(nfound, 1));
-	for (int r = 0; r < nfound; r++)
-	{
-		found[r].key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-		found[r].value = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
-	}
-	qsort(found, nfound, sizeof(StrPair), CompareStrPair);
+	found = mtm_read_song_ids(isrcs, nisrc, true, &nfound);
 	for (int k = 0; k < sp->nkeys; k++)
 	{
-		StrPair    *hit = wanted[k] ? FindPair(found, nfound, sp->key_isrc[k]) : NULL;
+		const char *id = wanted[k] ? mtm_song_id(found, nfound, sp->key_isrc[k]) : NULL;
 
 		/* the span's own ids are stored: the smallest is never larger */
-		if (hit != NULL)
-			sp->key_id[k] = hit->value;
+		if (id != NULL)
+			sp->key_id[k] = (char *) id;
 	}
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < ps[i].nsongs; j++)

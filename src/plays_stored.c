@@ -280,6 +280,7 @@ StoredDestroy(DestReceiver *self)
 static SPIPlanPtr read_plan;
 static SPIPlanPtr period_plan;
 static SPIPlanPtr twins_plan;
+static SPIPlanPtr songs_plan;
 
 static void
 PreparePlans(void)
@@ -288,7 +289,7 @@ PreparePlans(void)
 	Oid			t_twins[1] = {TEXTARRAYOID};
 
 	/* the last one made: an error while preparing leaves it NULL */
-	if (twins_plan != NULL)
+	if (songs_plan != NULL)
 		return;
 	read_plan = mtm_prepare_kept(
 		"SELECT ended_at, track_id, playable_id, ms_played, played_at, export_ts,"
@@ -310,6 +311,9 @@ PreparePlans(void)
 		" CROSS JOIN LATERAL (SELECT b.track_id FROM music_tm.tracks b"
 		"  WHERE b.isrc OPERATOR(pg_catalog.=) a.isrc"
 		"  AND b.track_id OPERATOR(pg_catalog.<>) a.track_id OFFSET 0) AS t", 1, t_twins);
+	songs_plan = mtm_prepare_kept(
+		"SELECT isrc, pg_catalog.min(track_id) FROM music_tm.tracks"
+		" WHERE isrc OPERATOR(pg_catalog.=) ANY ($1) GROUP BY isrc", 1, t_twins);
 }
 
 /*
@@ -434,6 +438,63 @@ mtm_read_twins(char **track_ids, int n, MtmIds *ids, int *count)
 			(*count)++;
 	}
 	return twins;
+}
+
+static int
+CompareSongId(const void *a, const void *b)
+{
+	return strcmp(((const MtmSongId *) a)->isrc, ((const MtmSongId *) b)->isrc);
+}
+
+/*
+ * Each of n ISRCs' smallest stored track id (the id a recording is charted
+ * and counted under), sorted by ISRC for mtm_song_id; an ISRC no stored
+ * track has is left out.  With latest, read with the latest snapshot (the
+ * charts from plays, written after the call's own writes); else with the
+ * statement's (the read-only statistics).  Allocated in the caller's
+ * memory context.
+ */
+MtmSongId *
+mtm_read_song_ids(char **isrcs, int n, bool latest, int *count)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		arg;
+	MtmSongId  *songs;
+	int			ret;
+
+	*count = 0;
+	if (n == 0)
+		return NULL;
+	PreparePlans();
+	arg = PointerGetDatum(mtm_text_array(isrcs, n));
+	if (latest)
+		ret = SPI_execute_snapshot(songs_plan, &arg, NULL, GetLatestSnapshot(),
+								   InvalidSnapshot, true, false, 0);
+	else
+		ret = SPI_execute_plan(songs_plan, &arg, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading music_tm.tracks failed");
+	MemoryContextSwitchTo(cxt);
+	songs = palloc(sizeof(MtmSongId) * Max(SPI_processed, 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		songs[r].isrc = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		songs[r].id = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
+	}
+	*count = (int) SPI_processed;
+	qsort(songs, *count, sizeof(MtmSongId), CompareSongId);
+	return songs;
+}
+
+/* The smallest stored id of a recording read by mtm_read_song_ids, or NULL. */
+const char *
+mtm_song_id(const MtmSongId *songs, int n, const char *isrc)
+{
+	MtmSongId	k = {(char *) isrc, NULL};
+	const MtmSongId *hit = n > 0 ?
+		bsearch(&k, songs, n, sizeof(MtmSongId), CompareSongId) : NULL;
+
+	return hit ? hit->id : NULL;
 }
 
 static int	CompareTwin(const void *a, const void *b);

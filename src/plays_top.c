@@ -23,7 +23,6 @@ PG_FUNCTION_INFO_V1(top_artists);
 PG_FUNCTION_INFO_V1(discoveries);
 
 /* $1 ISRCs: each recording's smallest stored id */
-static SPIPlanPtr songs_plan;
 
 /* ---------------------------------------------------------------------
  * top_tracks, top_artists, discoveries: a tally per track
@@ -97,55 +96,17 @@ FoldRanked(Ranked *r, int n)
 	return m;
 }
 
-typedef struct StrPair
-{
-	char	   *key;
-	char	   *value;
-} StrPair;
-
-static int
-CompareStrPair(const void *a, const void *b)
-{
-	return strcmp(((const StrPair *) a)->key, ((const StrPair *) b)->key);
-}
-
 /* Each ISRC's smallest stored track id, sorted by ISRC. */
-static StrPair *
+static MtmSongId *
 ReadSongs(MtmTrackTally *t, int *count)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	char	  **isrcs = palloc(sizeof(char *) * Max(t->n, 1));
 	int			n = 0;
-	StrPair    *songs;
-	Datum		arg;
 
 	for (int i = 0; i < t->n; i++)
 		if (t->all[i]->isrc)
 			isrcs[n++] = t->all[i]->isrc;
-	*count = 0;
-	if (n == 0)
-		return NULL;
-	if (songs_plan == NULL)
-	{
-		Oid			t_isrcs[1] = {TEXTARRAYOID};
-
-		songs_plan = mtm_prepare_kept(
-			"SELECT isrc, pg_catalog.min(track_id) FROM music_tm.tracks"
-			" WHERE isrc OPERATOR(pg_catalog.=) ANY ($1) GROUP BY isrc", 1, t_isrcs);
-	}
-	arg = PointerGetDatum(mtm_text_array(isrcs, n));
-	if (SPI_execute_plan(songs_plan, &arg, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading music_tm.tracks failed");
-	MemoryContextSwitchTo(cxt);
-	songs = palloc(sizeof(StrPair) * Max(SPI_processed, 1));
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		songs[r].key = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-		songs[r].value = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
-	}
-	*count = (int) SPI_processed;
-	qsort(songs, *count, sizeof(StrPair), CompareStrPair);
-	return songs;
+	return mtm_read_song_ids(isrcs, n, false, count);
 }
 
 static void
@@ -174,7 +135,7 @@ top_tracks(PG_FUNCTION_ARGS)
 	MtmTrackTally		t;
 	Ranked	   *r;
 	int			n = 0;
-	StrPair    *songs = NULL;
+	MtmSongId  *songs = NULL;
 	int			nsongs = 0;
 	int			shown;
 	MtmTrackTally		names;
@@ -205,13 +166,11 @@ top_tracks(PG_FUNCTION_ARGS)
 		r[n].id = info->id;
 		if (by_song && info->isrc)
 		{
-			StrPair		k = {info->isrc, NULL};
-			StrPair    *hit = nsongs > 0 ?
-				bsearch(&k, songs, nsongs, sizeof(StrPair), CompareStrPair) : NULL;
+			const char *id = mtm_song_id(songs, nsongs, info->isrc);
 
 			r[n].key = info->isrc;
-			if (hit)
-				r[n].id = hit->value;
+			if (id)
+				r[n].id = (char *) id;
 		}
 		r[n].counted = info->counted;
 		r[n].ms = mtm_track_ms(info);
