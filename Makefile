@@ -9,7 +9,7 @@ OBJS = src/common.o src/chart_store.o src/track_store.o src/integrity.o src/inge
        src/extract_fields.o src/history.o src/chart.o src/history_stats.o \
        src/pictures.o src/tenancy.o src/plays.o src/plays_recent.o \
        src/plays_import.o src/plays_stored.o src/plays_write.o src/plays_account.o \
-       src/plays_charts.o src/plays_stats.o src/plays_top.o
+       src/plays_charts.o src/plays_charts_add.o src/plays_stats.o src/plays_top.o
 DATA = music_tm--1.0.sql music_tm--1.0--1.1.sql music_tm--1.1--2.0.sql \
        music_tm--2.0--2.1.sql
 # The fresh install scripts are made from 1.0 and the upgrades, so that

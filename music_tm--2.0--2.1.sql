@@ -439,6 +439,22 @@ COMMENT ON TYPE music_tm.time_range IS
 COMMENT ON COLUMN music_tm.charts.time_range IS
   'The chart''s series: a Spotify time range, or a chart from plays (plays_week, plays_month, plays_week_track, plays_month_track)';
 
+-- Each entry's tally, for charts from plays (NULL in top-tracks charts):
+-- what ranked it, readable with plain SQL, and what lets a call that only
+-- adds listens update a chart from the listens it adds instead of counting
+-- the whole period again.  Derived data: rebuild_play_charts makes them
+-- anew.
+ALTER TABLE music_tm.charts
+    ADD COLUMN play_counts  integer[],
+    ADD COLUMN play_ms      bigint[],
+    ADD COLUMN first_played timestamptz[];
+COMMENT ON COLUMN music_tm.charts.play_counts IS
+  'Charts from plays: each entry''s listens counted (30 s or more), aligned with track_ids; NULL for top-tracks charts';
+COMMENT ON COLUMN music_tm.charts.play_ms IS
+  'Charts from plays: each entry''s milliseconds played in the period (a listen without them counts its track''s duration), aligned with track_ids; NULL for top-tracks charts';
+COMMENT ON COLUMN music_tm.charts.first_played IS
+  'Charts from plays: when each entry''s first listen of the period ended, aligned with track_ids; NULL for top-tracks charts';
+
 CREATE FUNCTION music_tm.rebuild_play_charts(listener text DEFAULT 'default')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'rebuild_play_charts'

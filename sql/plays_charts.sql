@@ -21,6 +21,13 @@ CREATE FUNCTION pg_temp.chart(l text, rng music_tm.time_range, d date) RETURNS t
     SELECT coalesce((SELECT array_to_string(track_ids, ' ', '-') FROM music_tm.charts
                      WHERE listener = l AND time_range = rng AND snapshot_date = d), '(no chart)')
 $$;
+-- every chart from plays of a listener with its tallies, for comparisons
+CREATE FUNCTION pg_temp.tallied(l text) RETURNS TABLE (time_range music_tm.time_range, snapshot_date date,
+                                                       tracks text[], plays integer[], ms bigint[], firsts timestamptz[])
+LANGUAGE sql AS $$
+    SELECT time_range, snapshot_date, track_ids, play_counts, play_ms, first_played FROM music_tm.charts
+    WHERE listener = l AND time_range >= 'plays_week'
+$$;
 CREATE FUNCTION pg_temp.all_charts(l text) RETURNS TABLE (time_range music_tm.time_range, snapshot_date date, tracks text)
 LANGUAGE sql AS $$
     SELECT time_range, snapshot_date, array_to_string(track_ids, ' ', '-') FROM music_tm.charts
@@ -99,22 +106,25 @@ SELECT plays_inserted + plays_matched FROM music_tm.import_streaming_history(
   '[{"endTime": "2026-06-03 10:00", "artistName": "Artist M", "trackName": "Song m", "msPlayed": 200000},
     {"endTime": "2026-06-04 10:00", "artistName": "Artist L", "trackName": "Song l", "msPlayed": 200000}]', 'inc');
 SELECT pg_temp.ex('inc', 'm@2024-02-29T10:00:00Z@200000');
-CREATE TABLE pg_temp.incremental AS SELECT * FROM pg_temp.all_charts('inc');
+CREATE TABLE pg_temp.incremental AS SELECT * FROM pg_temp.tallied('inc');
 SELECT count(*) AS charts FROM pg_temp.incremental;
 SELECT music_tm.rebuild_play_charts('inc') AS periods;
 SELECT count(*) AS differences FROM (
-  (SELECT * FROM pg_temp.incremental EXCEPT ALL SELECT * FROM pg_temp.all_charts('inc'))
+  (SELECT * FROM pg_temp.incremental EXCEPT ALL SELECT * FROM pg_temp.tallied('inc'))
   UNION ALL
-  (SELECT * FROM pg_temp.all_charts('inc') EXCEPT ALL SELECT * FROM pg_temp.incremental)) d;
+  (SELECT * FROM pg_temp.tallied('inc') EXCEPT ALL SELECT * FROM pg_temp.incremental)) d;
 -- and for every listener of this file
 CREATE TABLE pg_temp.everything AS
-SELECT listener, time_range, snapshot_date, track_ids FROM music_tm.charts WHERE time_range >= 'plays_week';
+SELECT listener, time_range, snapshot_date, track_ids, play_counts, play_ms, first_played
+FROM music_tm.charts WHERE time_range >= 'plays_week';
 SELECT sum(music_tm.rebuild_play_charts(l)) > 0 AS rebuilt FROM (SELECT DISTINCT listener AS l FROM music_tm.plays) s;
 SELECT count(*) AS differences FROM (
   (SELECT * FROM pg_temp.everything
-   EXCEPT ALL SELECT listener, time_range, snapshot_date, track_ids FROM music_tm.charts WHERE time_range >= 'plays_week')
+   EXCEPT ALL SELECT listener, time_range, snapshot_date, track_ids, play_counts, play_ms, first_played
+              FROM music_tm.charts WHERE time_range >= 'plays_week')
   UNION ALL
-  (SELECT listener, time_range, snapshot_date, track_ids FROM music_tm.charts WHERE time_range >= 'plays_week'
+  (SELECT listener, time_range, snapshot_date, track_ids, play_counts, play_ms, first_played
+   FROM music_tm.charts WHERE time_range >= 'plays_week'
    EXCEPT ALL SELECT * FROM pg_temp.everything)) d;
 
 -- 9. the top 100 only, and top-tracks charts untouched
@@ -138,12 +148,54 @@ SELECT pg_temp.ex('tie', VARIADIC (SELECT array_agg('top' || lpad(g::text, 2, '0
                                 || ARRAY['tie_z@2026-08-05T10:00:00Z@100000', 'tie_m@2026-08-05T10:00:00Z@100000']);
 SELECT time_range, cardinality(track_ids), track_ids[99:100]
 FROM music_tm.charts WHERE listener = 'tie' AND time_range IN ('plays_week', 'plays_week_track') ORDER BY 1;
-CREATE TABLE pg_temp.tie AS SELECT * FROM pg_temp.all_charts('tie');
+CREATE TABLE pg_temp.tie AS SELECT * FROM pg_temp.tallied('tie');
 SELECT music_tm.rebuild_play_charts('tie') AS periods;
 SELECT count(*) AS differences FROM (
-  (SELECT * FROM pg_temp.tie EXCEPT ALL SELECT * FROM pg_temp.all_charts('tie'))
+  (SELECT * FROM pg_temp.tie EXCEPT ALL SELECT * FROM pg_temp.tallied('tie'))
   UNION ALL
-  (SELECT * FROM pg_temp.all_charts('tie') EXCEPT ALL SELECT * FROM pg_temp.tie)) d;
+  (SELECT * FROM pg_temp.tallied('tie') EXCEPT ALL SELECT * FROM pg_temp.tie)) d;
+
+-- 11. a poll that only adds listens updates each chart from its stored
+--     tallies (play_counts, play_ms, first_played): the entries it holds
+--     grow by the listens added, the songs it did not hold are counted
+--     from the period's listens; a period without a chart yet, or a poll
+--     that changes a stored track's ISRC or duration, counts the period
+--     again.  Items: 'id@played_at@isrc@duration_ms'.
+CREATE FUNCTION pg_temp.poll(l text, VARIADIC items text[]) RETURNS bigint LANGUAGE sql AS $$
+    SELECT plays_inserted FROM music_tm.record_recently_played(jsonb_build_object('items', (
+        SELECT jsonb_agg(jsonb_build_object('played_at', split_part(x, '@', 2),
+                 'track', jsonb_build_object('id', split_part(x, '@', 1), 'name', 'Song ' || split_part(x, '@', 1),
+                                             'duration_ms', split_part(x, '@', 4)::int)
+                          || CASE WHEN split_part(x, '@', 3) = '' THEN '{}'::jsonb
+                                  ELSE jsonb_build_object('external_ids', jsonb_build_object('isrc', split_part(x, '@', 3))) END))
+        FROM unnest(items) x)), l)
+$$;
+-- a new week and month: counted
+SELECT pg_temp.poll('add', 'pa@2026-09-07T10:00:00Z@QZ0000000011@200000', 'pb@2026-09-07T10:05:00Z@@180000',
+                           'pc@2026-09-07T10:10:00Z@QZ0000000022@150000');
+-- added to held songs (pa, and pd: another id of pa's recording), and a new song (pe)
+SELECT pg_temp.poll('add', 'pa@2026-09-07T11:00:00Z@QZ0000000011@200000', 'pd@2026-09-07T11:05:00Z@QZ0000000011@210000',
+                           'pe@2026-09-07T11:10:00Z@@100000', 'pb@2026-09-07T11:15:00Z@@180000');
+SELECT time_range, track_ids, play_counts, play_ms FROM music_tm.charts
+WHERE listener = 'add' AND time_range IN ('plays_week', 'plays_week_track') ORDER BY 1;
+-- a poll that changes pb's duration: counted again
+SELECT pg_temp.poll('add', 'pb@2026-09-07T12:00:00Z@@190000');
+SELECT play_ms FROM music_tm.charts WHERE listener = 'add' AND time_range = 'plays_week_track';
+-- a smaller id of the recording QZ0000000011 (0a): the song is charted under it
+SELECT pg_temp.poll('add', '0a@2026-09-07T13:00:00Z@QZ0000000011@200000', 'pe@2026-09-07T13:05:00Z@@100000');
+SELECT track_ids, play_counts FROM music_tm.charts WHERE listener = 'add' AND time_range = 'plays_week';
+-- the next week (counted: no chart yet) in the same month (updated)
+SELECT pg_temp.poll('add', 'pc@2026-09-14T10:00:00Z@QZ0000000022@150000', 'pf@2026-09-14T10:05:00Z@@120000');
+CREATE TABLE pg_temp.added AS SELECT * FROM pg_temp.tallied('add');
+SELECT count(*) AS charts FROM pg_temp.added;
+SELECT music_tm.rebuild_play_charts('add') AS periods;
+SELECT count(*) AS differences FROM (
+  (SELECT * FROM pg_temp.added EXCEPT ALL SELECT * FROM pg_temp.tallied('add'))
+  UNION ALL
+  (SELECT * FROM pg_temp.tallied('add') EXCEPT ALL SELECT * FROM pg_temp.added)) d;
+-- top-tracks charts have no tallies
+SELECT count(*) AS tallied_top_tracks_charts FROM music_tm.charts
+WHERE time_range < 'plays_week' AND (play_counts IS NOT NULL OR play_ms IS NOT NULL OR first_played IS NOT NULL);
 
 SELECT music_tm.rebuild_play_charts(NULL);
 SELECT music_tm.rebuild_play_charts('');

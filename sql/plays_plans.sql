@@ -72,11 +72,24 @@ SELECT track_id, isrc, duration_ms FROM music_tm.tracks WHERE track_id OPERATOR(
 PREPARE songs(text[]) AS
 SELECT isrc, pg_catalog.min(track_id) FROM music_tm.tracks
  WHERE isrc OPERATOR(pg_catalog.=) ANY ($1) GROUP BY isrc;
+PREPARE recordings(text[]) AS
+SELECT a.track_id, a.isrc, a.duration_ms, b.track_id, b.duration_ms FROM pg_catalog.unnest($1) AS u(id)
+  JOIN music_tm.tracks a ON a.track_id OPERATOR(pg_catalog.=) u.id
+  LEFT JOIN LATERAL (SELECT t.track_id, t.duration_ms FROM music_tm.tracks t
+   WHERE t.isrc OPERATOR(pg_catalog.=) a.isrc OFFSET 0) AS b ON true;
 PREPARE span(text) AS
 SELECT (SELECT ended_at FROM music_tm.plays WHERE listener OPERATOR(pg_catalog.=) $1 ORDER BY ended_at LIMIT 1),
        (SELECT ended_at FROM music_tm.plays WHERE listener OPERATOR(pg_catalog.=) $1 ORDER BY ended_at DESC LIMIT 1);
 PREPARE chart_clear(text, music_tm.time_range, music_tm.time_range, music_tm.time_range, music_tm.time_range) AS
 DELETE FROM music_tm.charts WHERE listener OPERATOR(pg_catalog.=) $1 AND time_range IN ($2, $3, $4, $5);
+PREPARE chart_lock(text, music_tm.time_range, date) AS
+SELECT track_ids, playable_ids, play_counts, play_ms, first_played FROM music_tm.charts
+ WHERE listener OPERATOR(pg_catalog.=) $1 AND time_range OPERATOR(pg_catalog.=) $2
+   AND snapshot_date OPERATOR(pg_catalog.=) $3 FOR NO KEY UPDATE;
+PREPARE chart_update(text, music_tm.time_range, date, text[], text[], integer[], bigint[], timestamptz[]) AS
+UPDATE music_tm.charts SET track_ids = $4, playable_ids = $5, play_counts = $6, play_ms = $7, first_played = $8
+ WHERE listener OPERATOR(pg_catalog.=) $1 AND time_range OPERATOR(pg_catalog.=) $2
+   AND snapshot_date OPERATOR(pg_catalog.=) $3;
 PREPARE chart_delete(text, music_tm.time_range, date) AS
 DELETE FROM music_tm.charts WHERE listener OPERATOR(pg_catalog.=) $1
    AND time_range OPERATOR(pg_catalog.=) $2 AND snapshot_date OPERATOR(pg_catalog.=) $3;
@@ -98,12 +111,15 @@ BEGIN
             $q$twins('{g1,g2}')$q$, $q$names('{A,B}', '{T,U}')$q$, $q$unmatched_read('big')$q$,
             $q$unmatched_delete('big', '{2023-03-01 10:00+00}', '{A}', '{T}', '{1}')$q$,
             $q$period('big', '2023-03-06', '2023-03-13')$q$, $q$span_tracks('{g1,g2}')$q$,
-            $q$songs('{QZ1,QZ2}')$q$, $q$span('big')$q$,
+            $q$songs('{QZ1,QZ2}')$q$, $q$recordings('{g1,g2}')$q$, $q$span('big')$q$,
             $q$chart_clear('big', 'plays_week', 'plays_month', 'plays_week_track', 'plays_month_track')$q$,
+            $q$chart_lock('big', 'plays_week', '2023-03-06')$q$,
+            $q$chart_update('big', 'plays_week', '2023-03-06', '{x}', NULL, '{1}', '{1}', '{2023-03-06 10:00+00}')$q$,
             $q$chart_delete('big', 'plays_week', '2023-03-06')$q$] LOOP
             found := pg_temp.scans('EXECUTE ' || s);
             INSERT INTO pg_temp.checks VALUES (label, replace(m, '_plan', ''), split_part(s, '(', 1), found,
                 found ~ CASE split_part(s, '(', 1)
+                          WHEN 'recordings' THEN '^(Index Scan using tracks_pkey on tracks, Index Scan using tracks_isrc_idx on tracks|Index Scan using tracks_isrc_idx on tracks, Index Scan using tracks_pkey on tracks)$'
                           WHEN 'twins' THEN '^(Index Scan using tracks_pkey on tracks, Index Scan using tracks_isrc_idx on tracks|Index Scan using tracks_isrc_idx on tracks, Index Scan using tracks_pkey on tracks)$'
                           WHEN 'names' THEN '^Index Scan using tracks_artist_name_idx on tracks$'
                           WHEN 'unmatched_read' THEN '^Index (Only )?Scan using unmatched_plays_pkey on unmatched_plays$'
@@ -114,10 +130,12 @@ BEGIN
                           WHEN 'span' THEN '^Index Only Scan (Backward )?using plays_pkey on plays, Index Only Scan (Backward )?using plays_pkey on plays$'
                           WHEN 'chart_clear' THEN '^Index Scan using charts_pkey on charts$'
                           WHEN 'chart_delete' THEN '^Index Scan using charts_pkey on charts$'
+                          WHEN 'chart_lock' THEN '^Index Scan using charts_pkey on charts$'
+                          WHEN 'chart_update' THEN '^Index Scan using charts_pkey on charts$'
                           ELSE '^(Index|Index Only) Scan using plays_pkey on plays$' END);
         END LOOP;
     END LOOP;
-    RETURN 24;
+    RETURN 30;
 END
 $$;
 

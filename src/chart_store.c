@@ -58,6 +58,17 @@ static MtmPlan lock_plan = {
 	3, {TEXTOID, InvalidOid, DATEOID}, NULL, InvalidOid
 };
 
+/* The same for a chart from plays, with its tallies. */
+static MtmPlan lock_tallies_plan = {
+	"SELECT track_ids, playable_ids, play_counts, play_ms, first_played"
+	" FROM music_tm.charts"
+	" WHERE listener OPERATOR(pg_catalog.=) $1"
+	" AND time_range OPERATOR(pg_catalog.=) $2"
+	" AND snapshot_date OPERATOR(pg_catalog.=) $3"
+	" FOR NO KEY UPDATE",
+	3, {TEXTOID, InvalidOid, DATEOID}, NULL, InvalidOid
+};
+
 /* $1 listener, $2 time_range, $3 date, $4 recorded_at, $5 ids, $6 playable */
 static MtmPlan insert_plan = {
 	"INSERT INTO music_tm.charts"
@@ -75,6 +86,28 @@ static MtmPlan update_plan = {
 	" AND time_range OPERATOR(pg_catalog.=) $2"
 	" AND snapshot_date OPERATOR(pg_catalog.=) $3",
 	5, {TEXTOID, InvalidOid, DATEOID, TEXTARRAYOID, TEXTARRAYOID}, NULL, InvalidOid
+};
+
+/* The same two for a chart from plays: $7 .. $9 (insert), $6 .. $8 the tallies */
+static MtmPlan insert_tallies_plan = {
+	"INSERT INTO music_tm.charts"
+	" (listener, time_range, snapshot_date, recorded_at, track_ids, playable_ids,"
+	"  play_counts, play_ms, first_played)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+	" ON CONFLICT (listener, time_range, snapshot_date) DO NOTHING",
+	9, {TEXTOID, InvalidOid, DATEOID, TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID,
+		INT4ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID},
+	NULL, InvalidOid
+};
+
+static MtmPlan update_tallies_plan = {
+	"UPDATE music_tm.charts SET track_ids = $4, playable_ids = $5,"
+	" play_counts = $6, play_ms = $7, first_played = $8"
+	" WHERE listener OPERATOR(pg_catalog.=) $1"
+	" AND time_range OPERATOR(pg_catalog.=) $2"
+	" AND snapshot_date OPERATOR(pg_catalog.=) $3",
+	8, {TEXTOID, InvalidOid, DATEOID, TEXTARRAYOID, TEXTARRAYOID,
+		INT4ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID}, NULL, InvalidOid
 };
 
 /* $1 listener, $2 time_range, $3 lowest date, $4 highest date */
@@ -105,6 +138,7 @@ mtm_slots_init(MtmSlots *s, int cap)
 	s->cap = Max(cap, 8);
 	s->ids = palloc0(sizeof(char *) * s->cap);
 	s->playable = palloc0(sizeof(char *) * s->cap);
+	s->tally = NULL;
 }
 
 /* Put a track (or NULL: empty the rank) at a rank, growing as needed. */
@@ -120,12 +154,27 @@ mtm_slots_set(MtmSlots *s, int32 rank, char *id, char *playable)
 		s->playable = repalloc(s->playable, sizeof(char *) * cap);
 		memset(s->ids + s->cap, 0, sizeof(char *) * (cap - s->cap));
 		memset(s->playable + s->cap, 0, sizeof(char *) * (cap - s->cap));
+		if (s->tally != NULL)
+		{
+			s->tally = repalloc(s->tally, sizeof(MtmTally) * cap);
+			memset(s->tally + s->cap, 0, sizeof(MtmTally) * (cap - s->cap));
+		}
 		s->cap = cap;
 	}
 	s->ids[rank - 1] = id;
 	s->playable[rank - 1] = id ? playable : NULL;
 	if (rank > s->n)
 		s->n = rank;
+}
+
+/* The tally of the entry at a rank (set its id first). */
+void
+mtm_slots_set_tally(MtmSlots *s, int32 rank, const MtmTally *tally)
+{
+	Assert(rank >= 1 && rank <= s->cap);
+	if (s->tally == NULL)
+		s->tally = palloc0(sizeof(MtmTally) * s->cap);
+	s->tally[rank - 1] = *tally;
 }
 
 /* Drop trailing empty ranks: a chart is stored in that one form. */
@@ -139,27 +188,80 @@ mtm_slots_trim(MtmSlots *s)
 bool
 mtm_slots_equal(const MtmSlots *a, const MtmSlots *b)
 {
-	if (a->n != b->n)
+	if (a->n != b->n || (a->tally == NULL) != (b->tally == NULL))
 		return false;
 	for (int i = 0; i < a->n; i++)
 		if (!mtm_same_string(a->ids[i], b->ids[i]) ||
 			!mtm_same_string(a->playable[i], b->playable[i]))
 			return false;
+	if (a->tally != NULL)
+		for (int i = 0; i < a->n; i++)
+			if (a->tally[i].plays != b->tally[i].plays ||
+				a->tally[i].ms != b->tally[i].ms ||
+				a->tally[i].first != b->tally[i].first)
+				return false;
 	return true;
 }
 
-/* The slots as the two array parameters (playable NULL when none is set). */
+/*
+ * The slots as the five array parameters: ids, playable (NULL when none is
+ * set), and the tallies (NULL for a chart without).
+ */
 static void
-SlotArrays(const MtmSlots *s, Datum *ids, Datum *playable, char *nulls)
+SlotArrays(const MtmSlots *s, Datum *values, char *nulls)
 {
 	bool		any = false;
 
 	for (int i = 0; i < s->n; i++)
 		any |= s->playable[i] != NULL;
-	*ids = PointerGetDatum(mtm_text_array(s->ids, s->n));
-	*playable = any ? PointerGetDatum(mtm_text_array(s->playable, s->n)) : (Datum) 0;
+	values[0] = PointerGetDatum(mtm_text_array(s->ids, s->n));
+	values[1] = any ? PointerGetDatum(mtm_text_array(s->playable, s->n)) : (Datum) 0;
 	nulls[0] = ' ';
 	nulls[1] = any ? ' ' : 'n';
+	if (s->tally != NULL)
+	{
+		Datum	   *plays = palloc(sizeof(Datum) * Max(s->n, 1));
+		Datum	   *ms = palloc(sizeof(Datum) * Max(s->n, 1));
+		Datum	   *first = palloc(sizeof(Datum) * Max(s->n, 1));
+
+		for (int i = 0; i < s->n; i++)
+		{
+			plays[i] = Int32GetDatum((int32) Min(s->tally[i].plays, PG_INT32_MAX));
+			ms[i] = Int64GetDatum(s->tally[i].ms);
+			first[i] = TimestampTzGetDatum(s->tally[i].first);
+		}
+		values[2] = PointerGetDatum(construct_array(plays, s->n, INT4OID, 4, true, TYPALIGN_INT));
+		values[3] = PointerGetDatum(construct_array(ms, s->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[4] = PointerGetDatum(construct_array(first, s->n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
+	else
+		values[2] = values[3] = values[4] = (Datum) 0;
+	nulls[2] = nulls[3] = nulls[4] = s->tally != NULL ? ' ' : 'n';
+}
+
+/* A stored tally array (int4[], int8[] or timestamptz[]) into slots 1..n. */
+static void
+ReadTally(Datum d, int which, MtmTally *out, int n)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	Oid			elt = which == 0 ? INT4OID : which == 1 ? INT8OID : TIMESTAMPTZOID;
+
+	deconstruct_array(arr, elt, which == 0 ? 4 : 8, which == 0 ? true : FLOAT8PASSBYVAL,
+					  which == 0 ? TYPALIGN_INT : TYPALIGN_DOUBLE, &elems, &nulls, &nelems);
+	for (int i = 0; i < Min(n, nelems); i++)
+	{
+		if (nulls[i])
+			continue;
+		if (which == 0)
+			out[i].plays = DatumGetInt32(elems[i]);
+		else if (which == 1)
+			out[i].ms = DatumGetInt64(elems[i]);
+		else
+			out[i].first = DatumGetTimestampTz(elems[i]);
+	}
 }
 
 /* A stored text[] (NULL: all slots empty) into C strings, slots 1..n. */
@@ -216,8 +318,8 @@ mtm_chart_lock(const MtmSeries *s, Datum date, MtmSlots *stored)
 	int			n;
 
 	LockChartKey(s, date);
-	ret = SPI_execute_plan(mtm_plan(&lock_plan, s->range_type), values, NULL,
-						   false, 1);
+	ret = SPI_execute_plan(mtm_plan(s->tallies ? &lock_tallies_plan : &lock_plan,
+									s->range_type), values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading music_tm.charts failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -236,6 +338,22 @@ mtm_chart_lock(const MtmSeries *s, Datum date, MtmSlots *stored)
 	stored->n = n;
 	ReadSlots(ids, stored->ids, n);
 	ReadSlots(playable, stored->playable, n);
+	/* the tallies of a chart from plays: all three, or none */
+	if (s->tallies)
+	{
+		bool		nulls[3];
+		Datum		t[3];
+
+		for (int i = 0; i < 3; i++)
+			t[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								 3 + i, &nulls[i]);
+		if (!nulls[0] && !nulls[1] && !nulls[2])
+		{
+			stored->tally = palloc0(sizeof(MtmTally) * stored->cap);
+			for (int i = 0; i < 3; i++)
+				ReadTally(t[i], i, stored->tally, n);
+		}
+	}
 	mtm_slots_trim(stored);
 	return true;
 }
@@ -251,8 +369,8 @@ mtm_chart_write(const MtmSeries *s, Datum date, TimestampTz now, bool exists,
 	for (int attempt = 0;; attempt++)
 	{
 		MtmSlots	result;
-		Datum		values[6];
-		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		values[9];
+		char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 		int			ret;
 
 		mtm_slots_init(&result, stored->n);
@@ -266,8 +384,9 @@ mtm_chart_write(const MtmSeries *s, Datum date, TimestampTz now, bool exists,
 		{
 			if (mtm_slots_equal(stored, &result))
 				return MTM_CHART_UNCHANGED;
-			SlotArrays(&result, &values[3], &values[4], &nulls[3]);
-			ret = SPI_execute_plan(mtm_plan(&update_plan, s->range_type),
+			SlotArrays(&result, &values[3], &nulls[3]);
+			ret = SPI_execute_plan(mtm_plan(s->tallies ? &update_tallies_plan : &update_plan,
+											s->range_type),
 								   values, nulls, false, 0);
 			if (ret != SPI_OK_UPDATE || SPI_processed != 1)
 				elog(ERROR, "writing music_tm.charts failed: %s",
@@ -276,8 +395,9 @@ mtm_chart_write(const MtmSeries *s, Datum date, TimestampTz now, bool exists,
 		}
 
 		values[3] = TimestampTzGetDatum(now);
-		SlotArrays(&result, &values[4], &values[5], &nulls[4]);
-		ret = SPI_execute_plan(mtm_plan(&insert_plan, s->range_type),
+		SlotArrays(&result, &values[4], &nulls[4]);
+		ret = SPI_execute_plan(mtm_plan(s->tallies ? &insert_tallies_plan : &insert_plan,
+										s->range_type),
 							   values, nulls, false, 0);
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "writing music_tm.charts failed: %s",

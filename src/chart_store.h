@@ -7,7 +7,9 @@
  * A chart row holds the track ids in rank order: slot i (from 1) of
  * track_ids is rank i, NULL for an empty rank (a local file, a null item);
  * playable_ids, when not NULL, is aligned with it and holds the playable id
- * of a relinked track.  Trailing empty ranks are never stored.
+ * of a relinked track.  Trailing empty ranks are never stored.  A chart from
+ * plays also holds each entry's tally (play_counts, play_ms, first_played,
+ * aligned with track_ids); a top-tracks chart holds none.
  */
 #ifndef MUSIC_TM_CHART_STORE_H
 #define MUSIC_TM_CHART_STORE_H
@@ -28,7 +30,21 @@ typedef struct MtmSeries
 	Datum		listener;		/* text */
 	Datum		range;			/* music_tm.time_range */
 	Oid			range_type;
+	/*
+	 * A series from plays: its charts are read and written with their
+	 * tallies.  Only those name the tally columns (2.1's), so that the
+	 * library keeps working on a 2.0 schema until ALTER EXTENSION UPDATE.
+	 */
+	bool		tallies;
 } MtmSeries;
+
+/* What a chart from plays counted for one entry. */
+typedef struct MtmTally
+{
+	int64		plays;			/* listens counted (30 s or more) */
+	int64		ms;				/* milliseconds played */
+	TimestampTz first;			/* the first listen's end */
+} MtmTally;
 
 /* The slots of one chart, as C strings, for writers. */
 typedef struct MtmSlots
@@ -37,10 +53,12 @@ typedef struct MtmSlots
 	int			cap;
 	char	  **ids;			/* ids[r - 1]: the track at rank r, or NULL */
 	char	  **playable;		/* playable id at rank r, or NULL */
+	MtmTally   *tally;			/* tally[r - 1], for charts from plays; else NULL */
 } MtmSlots;
 
 extern void mtm_slots_init(MtmSlots *s, int cap);
 extern void mtm_slots_set(MtmSlots *s, int32 rank, char *id, char *playable);
+extern void mtm_slots_set_tally(MtmSlots *s, int32 rank, const MtmTally *tally);
 extern void mtm_slots_trim(MtmSlots *s);
 extern bool mtm_slots_equal(const MtmSlots *a, const MtmSlots *b);
 

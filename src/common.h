@@ -116,7 +116,7 @@ typedef struct MtmPlan
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[8];
+	Oid			argtypes[9];
 	SPIPlanPtr	plan;
 	Oid			range_type;
 } MtmPlan;

@@ -61,6 +61,7 @@ mtm_hist_series(FunctionCallInfo fcinfo, int range_argno, int listener_argno,
 	series->range = PG_GETARG_DATUM(range_argno);
 	series->listener = PG_GETARG_DATUM(listener_argno);
 	series->range_type = get_fn_expr_argtype(fcinfo->flinfo, range_argno);
+	series->tallies = false;
 	if (!OidIsValid(series->range_type))
 		series->range_type =
 			GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,

@@ -237,6 +237,7 @@ save_snapshot_row(PG_FUNCTION_ARGS)
 	series.listener = PG_GETARG_DATUM(4);
 	series.range = PG_GETARG_DATUM(2);
 	series.range_type = get_fn_expr_argtype(fcinfo->flinfo, 2);
+	series.tallies = false;
 
 	/* the chart first: from here on the track cannot be deleted */
 	exists = mtm_chart_lock(&series, PG_GETARG_DATUM(1), &stored);

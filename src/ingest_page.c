@@ -426,6 +426,7 @@ record_top_tracks(PG_FUNCTION_ARGS)
 		series.listener = PG_GETARG_DATUM(3);
 		series.range = PG_GETARG_DATUM(0);
 		series.range_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+		series.tallies = false;
 
 		exists = mtm_chart_lock(&series, PG_GETARG_DATUM(2), &stored);
 		if (n > 0)

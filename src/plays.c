@@ -431,7 +431,7 @@ AccountEnds(MtmPlay *plays, int n, StoredPlay **keys, int ns)
  */
 void
 mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
-				TimestampTz now, MtmPlayCounts *counts)
+				bool tracks_recounted, TimestampTz now, MtmPlayCounts *counts)
 {
 	TimestampTz lo = DT_NOEND;
 	TimestampTz hi = DT_NOBEGIN;
@@ -783,20 +783,5 @@ mtm_plays_merge(Datum listener, MtmPlaySource source, MtmPlay *plays, int n,
 	mtm_plays_write(listener, source, plays, n, now, counts);
 
 	/* the charts of every period whose listens changed */
-	{
-		TimestampTz *touched = palloc(sizeof(TimestampTz) * 2 * n);
-		int			nt = 0;
-
-		for (int i = 0; i < n; i++)
-		{
-			if (plays[i].fate == MTM_PLAY_NEW)
-				touched[nt++] = plays[i].new_end;
-			else if (plays[i].fate == MTM_PLAY_MATCHED)
-			{
-				touched[nt++] = plays[i].row_end;
-				touched[nt++] = plays[i].new_end;
-			}
-		}
-		mtm_play_charts_refresh(listener, touched, nt, now);
-	}
+	mtm_play_charts_update(listener, source, plays, n, tracks_recounted, now);
 }

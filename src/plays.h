@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -172,8 +173,8 @@ extern MtmRef *mtm_group_stored(const StoredPlay *s, int ns, int ncodes,
 extern int *mtm_group_twins(MtmTwin *twins, int ntwins, int ncodes);
 
 extern void mtm_plays_merge(Datum listener, MtmPlaySource source,
-							MtmPlay *plays, int n, TimestampTz now,
-							MtmPlayCounts *counts);
+							MtmPlay *plays, int n, bool tracks_recounted,
+							TimestampTz now, MtmPlayCounts *counts);
 
 /* What one import_streaming_history call did. */
 typedef struct MtmImportSummary
@@ -202,6 +203,42 @@ extern void mtm_lock_listener_plays(Datum listener);
 /* plays_charts.c: the charts of the periods of these listen ends */
 extern void mtm_play_charts_refresh(Datum listener, TimestampTz *times, int n,
 									TimestampTz now);
+
+/*
+ * What plays_charts_add.c shares with plays_charts.c: a song's or track's
+ * tally in a period, its ranking, the period of a time, the four series and
+ * writing one of their charts.
+ */
+typedef struct MtmPlayTally
+{
+	char	   *id;				/* the id it is charted under */
+	int			key;			/* the caller's number for it */
+	int64		plays;
+	int64		ms;
+	TimestampTz first;
+} MtmPlayTally;
+
+struct MtmSlots;
+extern void mtm_play_chart_of(MtmPlayTally *t, int n, struct MtmSlots *slots);
+extern DateADT mtm_play_period(TimestampTz t, bool month, DateADT *to);
+extern Oid	mtm_play_series(Datum *ranges);
+extern void mtm_play_chart_write(Datum listener, Datum range, Oid range_type,
+								 DateADT date, struct MtmSlots *slots,
+								 struct MtmSlots *locked, TimestampTz now);
+
+/*
+ * plays_charts_add.c: the charts of the periods a merge changed, edited
+ * from the listens a poll only added, or counted again
+ */
+typedef struct MtmPlayAdded
+{
+	const char *track_id;
+	TimestampTz ended_at;
+	int32		ms;				/* -1: none (recently-played) */
+} MtmPlayAdded;
+extern void mtm_play_charts_update(Datum listener, MtmPlaySource source,
+								   const MtmPlay *plays, int n,
+								   bool tracks_recounted, TimestampTz now);
 extern bool mtm_parse_utc_time(const char *s, int len, TimestampTz *out);
 extern void mtm_check_listener(Datum listener);
 

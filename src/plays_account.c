@@ -351,7 +351,7 @@ ApplyNamedListens(NamedListen *ls, int n, Datum listener, TimestampTz now,
 	}
 
 	if (nplays > 0)
-		mtm_plays_merge(listener, MTM_SOURCE_ACCOUNT, plays, nplays, now, &sum->plays);
+		mtm_plays_merge(listener, MTM_SOURCE_ACCOUNT, plays, nplays, true, now, &sum->plays);
 	for (int j = 0; j < nplays; j++)
 	{
 		NamedListen *l = &ls[plays[j].entry];

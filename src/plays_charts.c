@@ -85,8 +85,8 @@ PreparePlans(void)
 }
 
 /* music_tm.time_range's OID and the Datums of the four series' values. */
-static Oid
-SeriesValues(Datum *values)
+Oid
+mtm_play_series(Datum *values)
 {
 	Oid			nsp = get_namespace_oid(MTM_SCHEMA, false);
 	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
@@ -142,15 +142,19 @@ NextMonth(DateADT first)
 	return (m == 12 ? date2j(y + 1, 1, 1) : date2j(y, m + 1, 1)) - POSTGRES_EPOCH_JDATE;
 }
 
-/* One song or track of a period, as counted. */
-typedef struct Tally
+/* The first day of the week (month) of a time, and the day after it. */
+DateADT
+mtm_play_period(TimestampTz t, bool month, DateADT *to)
 {
-	char	   *id;				/* the id it is charted under */
-	int			key;			/* its key in the span (Span) */
-	int64		plays;
-	int64		ms;
-	TimestampTz first;
-} Tally;
+	DateADT		d = DayOf(t);
+	DateADT		from = month ? MonthStart(d) : WeekStart(d);
+
+	*to = month ? NextMonth(from) : from + 7;
+	return from;
+}
+
+/* One song or track of a period, as counted. */
+typedef MtmPlayTally Tally;
 
 typedef struct PlayRow
 {
@@ -190,7 +194,11 @@ ReplaceAll(const MtmSlots *stored, bool exists, MtmSlots *result, void *arg)
 	MtmSlots   *slots = arg;
 
 	for (int r = 1; r <= slots->n; r++)
+	{
 		mtm_slots_set(result, r, slots->ids[r - 1], NULL);
+		if (slots->tally != NULL)
+			mtm_slots_set_tally(result, r, &slots->tally[r - 1]);
+	}
 }
 
 /*
@@ -312,24 +320,37 @@ CompareTallyRankQsort(const void *a, const void *b)
 	return CompareTallyRank(a, b);
 }
 
-/* The chart of ranked tallies: the first MTM_PLAY_CHART_SIZE, in order. */
-static void
-ChartOf(Tally *t, int n, MtmSlots *slots)
+/*
+ * The chart of tallies (each with a counted play): sorted, the first
+ * MTM_PLAY_CHART_SIZE in order, each with its tally.
+ */
+void
+mtm_play_chart_of(MtmPlayTally *t, int n, MtmSlots *slots)
 {
 	qsort(t, n, sizeof(Tally), CompareTallyRankQsort);
 	mtm_slots_init(slots, MTM_PLAY_CHART_SIZE);
 	for (int i = 0; i < Min(n, MTM_PLAY_CHART_SIZE); i++)
+	{
+		MtmTally	tally = {t[i].plays, t[i].ms, t[i].first};
+
 		mtm_slots_set(slots, i + 1, t[i].id, NULL);
+		mtm_slots_set_tally(slots, i + 1, &tally);
+	}
 }
 
-/* Write the chart of one series and period (none when it has no entry). */
-static void
-WriteChart(Datum listener, Datum range, Oid range_type, DateADT date,
-		   MtmSlots *slots, TimestampTz now)
+/*
+ * Write the chart of one series and period (none when it has no entry).
+ * locked: the chart as the caller locked and read it (mtm_chart_lock), a
+ * chart it found; NULL to lock and read it here.
+ */
+void
+mtm_play_chart_write(Datum listener, Datum range, Oid range_type, DateADT date,
+					 MtmSlots *slots, MtmSlots *locked, TimestampTz now)
 {
-	MtmSeries	s = {listener, range, range_type};
-	MtmSlots	stored;
-	bool		exists = mtm_chart_lock(&s, DateADTGetDatum(date), &stored);
+	MtmSeries	s = {listener, range, range_type, true};
+	MtmSlots	read;
+	MtmSlots   *stored = locked ? locked : &read;
+	bool		exists = locked ? true : mtm_chart_lock(&s, DateADTGetDatum(date), &read);
 
 	/* a period with nothing to chart has no chart, as a full rebuild makes */
 	if (slots->n == 0)
@@ -338,7 +359,7 @@ WriteChart(Datum listener, Datum range, Oid range_type, DateADT date,
 			mtm_chart_delete(&s, DateADTGetDatum(date));
 		return;
 	}
-	mtm_chart_write(&s, DateADTGetDatum(date), now, exists, &stored,
+	mtm_chart_write(&s, DateADTGetDatum(date), now, exists, stored,
 					ReplaceAll, slots);
 }
 
@@ -553,10 +574,10 @@ WritePeriod(Period *p, Datum listener, Datum *ranges, Oid range_type,
 	MtmSlots	songs;
 	MtmSlots	tracks;
 
-	ChartOf(p->songs, p->nsongs, &songs);
-	ChartOf(p->tracks, p->ntracks, &tracks);
-	WriteChart(listener, ranges[p->month ? 1 : 0], range_type, p->from, &songs, now);
-	WriteChart(listener, ranges[p->month ? 3 : 2], range_type, p->from, &tracks, now);
+	mtm_play_chart_of(p->songs, p->nsongs, &songs);
+	mtm_play_chart_of(p->tracks, p->ntracks, &tracks);
+	mtm_play_chart_write(listener, ranges[p->month ? 1 : 0], range_type, p->from, &songs, NULL, now);
+	mtm_play_chart_write(listener, ranges[p->month ? 3 : 2], range_type, p->from, &tracks, NULL, now);
 }
 
 static int
@@ -578,7 +599,7 @@ static void
 RebuildPeriods(Datum listener, Period *ps, int n, TimestampTz now)
 {
 	Datum		ranges[4];
-	Oid			range_type = SeriesValues(ranges);
+	Oid			range_type = mtm_play_series(ranges);
 	int			i = 0;
 
 	PreparePlans();
@@ -688,7 +709,7 @@ rebuild_play_charts(PG_FUNCTION_ARGS)
 	listener = PG_GETARG_DATUM(0);
 
 	SPI_connect();
-	range_type = SeriesValues(ranges);
+	range_type = mtm_play_series(ranges);
 	PreparePlans();
 	/* writers of this listener's listens wait until the charts are made */
 	mtm_lock_listener_plays(listener);

@@ -612,7 +612,7 @@ import_streaming_history(PG_FUNCTION_ARGS)
 		SPI_connect();
 		mtm_store_tracks(rows, nrows, now, true, &tc);
 		sum.tracks_inserted = tc.inserted;
-		mtm_plays_merge(PG_GETARG_DATUM(1), MTM_SOURCE_EXPORT, plays, n, now,
+		mtm_plays_merge(PG_GETARG_DATUM(1), MTM_SOURCE_EXPORT, plays, n, true, now,
 						&sum.plays);
 		SPI_finish();
 	}

@@ -274,7 +274,8 @@ record_recently_played(PG_FUNCTION_ARGS)
 	{
 		SPI_connect();
 		mtm_store_tracks(rows, ntracks, now, false, &tc);
-		mtm_plays_merge(PG_GETARG_DATUM(1), MTM_SOURCE_RECENT, plays, n, now, &pc);
+		mtm_plays_merge(PG_GETARG_DATUM(1), MTM_SOURCE_RECENT, plays, n,
+						tc.recounted > 0, now, &pc);
 		SPI_finish();
 	}
 

@@ -319,7 +319,7 @@ mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
 		Oid			t_hashes[1] = {TEXTARRAYOID};
 
 		hashes_plan = mtm_prepare_kept(
-			"SELECT track_id, content_hash FROM music_tm.tracks"
+			"SELECT track_id, content_hash, isrc, duration_ms FROM music_tm.tracks"
 			" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_hashes);
 	}
 	for (int i = 0; i < n; i++)
@@ -349,9 +349,24 @@ mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
 
 		key.track_id = id;
 		hit = bsearch(&key, rows, n, sizeof(MtmTrackRow), CompareRowKey);
+		if (hit == NULL)
+			continue;
 		/* a stub never replaces a stored track, whatever its hash */
-		if (hit && (stubs_only || hit->content_hash == hash))
+		if (stubs_only || hit->content_hash == hash)
 			send[hit - rows] = false;
+		else
+		{
+			/* what an update may change for the charts from plays */
+			MtmTrackRow *row = &rows[hit - rows];
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r],
+										  SPI_tuptable->tupdesc, 4, &isnull);
+
+			row->was_stored = true;
+			row->old_isrc = SPI_getvalue(SPI_tuptable->vals[r],
+										 SPI_tuptable->tupdesc, 3);
+			row->old_has_duration = !isnull;
+			row->old_duration = isnull ? 0 : DatumGetInt32(d);
+		}
 	}
 
 	for (int i = 0; i < n; i++)
@@ -402,13 +417,29 @@ mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
 		else
 			for (uint64 r = 0; r < SPI_processed; r++)
 			{
+				HeapTuple	tup = SPI_tuptable->vals[r];
+				TupleDesc	desc = SPI_tuptable->tupdesc;
 				bool		isnull;
 
-				if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r],
-											   SPI_tuptable->tupdesc, 1, &isnull)))
+				if (DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull)))
 					counts->inserted++;
 				else
+				{
+					MtmTrackRow key;
+					const MtmTrackRow *row;
+					Datum		d;
+
 					counts->updated++;
+					key.track_id = SPI_getvalue(tup, desc, 2);
+					row = bsearch(&key, rows, n, sizeof(MtmTrackRow), CompareRowKey);
+					d = SPI_getbinval(tup, desc, 4, &isnull);
+					/* updated meanwhile by another writer: assume it changed */
+					if (row == NULL || !row->was_stored ||
+						!mtm_same_string(row->old_isrc, SPI_getvalue(tup, desc, 3)) ||
+						row->old_has_duration == isnull ||
+						(!isnull && row->old_duration != DatumGetInt32(d)))
+						counts->recounted++;
+				}
 			}
 		/* a concurrent writer stored the same object first: nothing written */
 		counts->unchanged += nrows - SPI_processed;

@@ -29,6 +29,11 @@ typedef struct MtmTrackRow
 	int64		content_hash;	/* mtm_jsonb_hash(raw_json) */
 	bool		parsed;			/* the columns above were read and checked */
 	MtmWhere	where;			/* for the errors of checking them */
+	/* set by mtm_store_tracks: what was stored before the call */
+	bool		was_stored;
+	char	   *old_isrc;		/* NULL when none */
+	bool		old_has_duration;
+	int32		old_duration;
 } MtmTrackRow;
 
 /*
@@ -51,7 +56,7 @@ typedef struct MtmTrackRow
 	"  content_hash = EXCLUDED.content_hash," \
 	"  updated_at = EXCLUDED.updated_at" \
 	" WHERE t.content_hash OPERATOR(pg_catalog.<>) EXCLUDED.content_hash" \
-	" RETURNING t.xmax OPERATOR(pg_catalog.=) 0"
+	" RETURNING t.xmax OPERATOR(pg_catalog.=) 0, t.track_id, t.isrc, t.duration_ms"
 
 /* What storing a batch of tracks did. */
 typedef struct MtmTrackCounts
@@ -59,6 +64,12 @@ typedef struct MtmTrackCounts
 	int64		inserted;
 	int64		updated;
 	int64		unchanged;
+	/*
+	 * Updates that changed what the charts from plays count a track's
+	 * listens by: its ISRC (its recording) or its duration (the length of a
+	 * listen that says none).
+	 */
+	int64		recounted;
 } MtmTrackCounts;
 
 extern void mtm_parse_track(Jsonb *track, const MtmWhere *where,
