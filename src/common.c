@@ -283,9 +283,10 @@ KeptCursorOptions(void)
 SPIPlanPtr
 mtm_plan(MtmPlan *p, Oid range_type)
 {
-	Oid			types[8];
+	Oid			types[MTM_PLAN_MAX_ARGS];
 	int			i;
 
+	Assert(p->nargs <= MTM_PLAN_MAX_ARGS);
 	if (p->plan != NULL && p->range_type == range_type)
 		return p->plan;
 	if (p->plan != NULL)

@@ -112,11 +112,12 @@ extern void mtm_track_write_end(MtmTrackWriter *w);
  * InvalidOid where the enum goes, and the plan is made anew when the OID
  * changes (the extension was dropped and created again in this backend).
  */
+#define MTM_PLAN_MAX_ARGS 9
 typedef struct MtmPlan
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[9];
+	Oid			argtypes[MTM_PLAN_MAX_ARGS];
 	SPIPlanPtr	plan;
 	Oid			range_type;
 } MtmPlan;
