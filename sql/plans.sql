@@ -35,7 +35,7 @@ BEGIN
 END
 $$;
 
-PREPARE hashes(text[]) AS SELECT track_id, content_hash, isrc, duration_ms FROM music_tm.tracks
+PREPARE hashes(text[]) AS SELECT track_id, content_hash FROM music_tm.tracks
  WHERE track_id OPERATOR(pg_catalog.=) ANY ($1);
 PREPARE track_exists(text) AS SELECT 1 FROM music_tm.tracks WHERE track_id OPERATOR(pg_catalog.=) $1;
 PREPARE lock(text, music_tm.time_range, date) AS SELECT track_ids, playable_ids FROM music_tm.charts

@@ -245,7 +245,7 @@ StoreTracks(PageEntry *entries, int n, TimestampTz now, PageSummary *sum)
 	/* entries are sorted by track_id with each id once, as rows must be */
 	for (int i = 0; i < n; i++)
 		rows[i] = entries[i].row;
-	mtm_store_tracks(rows, n, now, false, &counts);
+	mtm_store_tracks(rows, n, now, MTM_STORE_UPSERT, &counts);
 	sum->tracks_inserted += counts.inserted;
 	sum->tracks_updated += counts.updated;
 	sum->tracks_unchanged += counts.unchanged;

@@ -610,7 +610,7 @@ import_streaming_history(PG_FUNCTION_ARGS)
 		MtmTrackCounts tc = {0};
 
 		SPI_connect();
-		mtm_store_tracks(rows, nrows, now, true, &tc);
+		mtm_store_tracks(rows, nrows, now, MTM_STORE_STUBS, &tc);
 		sum.tracks_inserted = tc.inserted;
 		mtm_plays_merge(PG_GETARG_DATUM(1), MTM_SOURCE_EXPORT, plays, n, true, now,
 						&sum.plays);

@@ -273,7 +273,7 @@ record_recently_played(PG_FUNCTION_ARGS)
 	if (n > 0)
 	{
 		SPI_connect();
-		mtm_store_tracks(rows, ntracks, now, false, &tc);
+		mtm_store_tracks(rows, ntracks, now, MTM_STORE_RECOUNT, &tc);
 		mtm_plays_merge(PG_GETARG_DATUM(1), MTM_SOURCE_RECENT, plays, n,
 						tc.recounted > 0, now, &pc);
 		SPI_finish();

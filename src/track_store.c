@@ -232,15 +232,17 @@ ParseTrackColumns(MtmTrackRow *row)
 
 /* Plans kept for the life of the backend. */
 static SPIPlanPtr hashes_plan;
+static SPIPlanPtr recount_hashes_plan;
 static SPIPlanPtr upsert_plans[UPSERT_CHUNK + 1];
 static SPIPlanPtr stub_plans[UPSERT_CHUNK + 1];
+static SPIPlanPtr recount_plans[UPSERT_CHUNK + 1];
 
 /*
  * The kept statement storing rows tracks (1 <= rows <= UPSERT_CHUNK): the
  * upsert, or for stubs an insert that leaves a stored track alone.
  */
 static SPIPlanPtr
-UpsertPlan(int rows, bool stubs)
+UpsertPlan(int rows, MtmStoreMode mode)
 {
 	static const Oid row_types[UPSERT_COLS] = {TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, INT4OID, TEXTOID, JSONBOID, INT8OID};
@@ -248,7 +250,8 @@ UpsertPlan(int rows, bool stubs)
 	StringInfoData sql;
 	Oid		   *types;
 
-	SPIPlanPtr *plans = stubs ? stub_plans : upsert_plans;
+	SPIPlanPtr *plans = mode == MTM_STORE_STUBS ? stub_plans :
+		mode == MTM_STORE_RECOUNT ? recount_plans : upsert_plans;
 
 	Assert(rows >= 1 && rows <= UPSERT_CHUNK);
 	if (plans[rows] != NULL)
@@ -267,8 +270,11 @@ UpsertPlan(int rows, bool stubs)
 		}
 		appendStringInfo(&sql, "$%d, $%d)", nargs, nargs);
 	}
-	appendStringInfoString(&sql, stubs ? " ON CONFLICT (track_id) DO NOTHING"
+	appendStringInfoString(&sql, mode == MTM_STORE_STUBS ? " ON CONFLICT (track_id) DO NOTHING"
 						   : MTM_TRACK_ON_CONFLICT);
+	/* what an update may have changed for the charts from plays */
+	if (mode == MTM_STORE_RECOUNT)
+		appendStringInfoString(&sql, ", t.track_id, t.isrc, t.duration_ms");
 	types[nargs - 1] = TIMESTAMPTZOID;
 	plans[rows] = mtm_prepare_kept(sql.data, nargs, types);
 	pfree(sql.data);
@@ -296,14 +302,18 @@ CompareRowKey(const void *a, const void *b)
  * Store a batch of parsed tracks: rows sorted by track_id (strcmp) with each
  * id once.  Reads the stored hashes of all of them in one statement, then
  * writes the new and changed ones, in track_id order, UPSERT_CHUNK a
- * statement.  With stubs_only, rows are partial track objects made from an
- * export's names: written only where no track of that id is stored, never
- * replacing one (a real object stored meanwhile by another session wins).
+ * statement.  With MTM_STORE_STUBS, rows are partial track objects made
+ * from an export's names: written only where no track of that id is stored,
+ * never replacing one (a real object stored meanwhile by another session
+ * wins).  With MTM_STORE_RECOUNT, the stored ISRC and duration are read with
+ * the hashes and the upsert returns the new ones, so that counts->recounted
+ * tells the updates that changed them (recently-played: the charts from
+ * plays count listens by them); pages need not pay for that.
  * Must be called inside SPI_connect.
  */
 void
 mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
-				 bool stubs_only, MtmTrackCounts *counts)
+				 MtmStoreMode mode, MtmTrackCounts *counts)
 {
 	char	  **ids = palloc(sizeof(char *) * Max(n, 1));
 	bool	   *send = palloc0(sizeof(bool) * Max(n, 1));
@@ -311,17 +321,25 @@ mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
 	Datum		args[1];
 	int			nsend = 0;
 	int			ret;
+	bool		stubs_only = mode == MTM_STORE_STUBS;
+	bool		recount = mode == MTM_STORE_RECOUNT;
+	SPIPlanPtr	read_plan;
 
 	if (n == 0)
 		return;
-	if (hashes_plan == NULL)
+	if (recount_hashes_plan == NULL)
 	{
 		Oid			t_hashes[1] = {TEXTARRAYOID};
 
 		hashes_plan = mtm_prepare_kept(
+			"SELECT track_id, content_hash FROM music_tm.tracks"
+			" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_hashes);
+		/* the last one made: an error while preparing leaves it NULL */
+		recount_hashes_plan = mtm_prepare_kept(
 			"SELECT track_id, content_hash, isrc, duration_ms FROM music_tm.tracks"
 			" WHERE track_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t_hashes);
 	}
+	read_plan = recount ? recount_hashes_plan : hashes_plan;
 	for (int i = 0; i < n; i++)
 		ids[i] = rows[i].track_id;
 	args[0] = PointerGetDatum(mtm_text_array(ids, n));
@@ -330,7 +348,7 @@ mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
 	 * The latest snapshot, not the transaction's: under REPEATABLE READ a
 	 * track deleted since the snapshot must be stored again, not trusted.
 	 */
-	ret = SPI_execute_snapshot(hashes_plan, args, NULL, GetLatestSnapshot(),
+	ret = SPI_execute_snapshot(read_plan, args, NULL, GetLatestSnapshot(),
 							   InvalidSnapshot, true, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading music_tm.tracks failed: %s", SPI_result_code_string(ret));
@@ -354,7 +372,7 @@ mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
 		/* a stub never replaces a stored track, whatever its hash */
 		if (stubs_only || hit->content_hash == hash)
 			send[hit - rows] = false;
-		else
+		else if (recount)
 		{
 			/* what an update may change for the charts from plays */
 			MtmTrackRow *row = &rows[hit - rows];
@@ -382,7 +400,7 @@ mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
 	for (int first = 0; first < nsend; first += UPSERT_CHUNK)
 	{
 		int			nrows = Min(UPSERT_CHUNK, nsend - first);
-		SPIPlanPtr	plan = UpsertPlan(nrows, stubs_only);
+		SPIPlanPtr	plan = UpsertPlan(nrows, mode);
 		Datum	   *vals = palloc(sizeof(Datum) * (nrows * UPSERT_COLS + 1));
 		char	   *nulls = palloc(nrows * UPSERT_COLS + 2);
 		MtmTrackWriter writer;
@@ -423,6 +441,8 @@ mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
 
 				if (DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull)))
 					counts->inserted++;
+				else if (!recount)
+					counts->updated++;
 				else
 				{
 					MtmTrackRow key;

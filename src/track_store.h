@@ -56,7 +56,7 @@ typedef struct MtmTrackRow
 	"  content_hash = EXCLUDED.content_hash," \
 	"  updated_at = EXCLUDED.updated_at" \
 	" WHERE t.content_hash OPERATOR(pg_catalog.<>) EXCLUDED.content_hash" \
-	" RETURNING t.xmax OPERATOR(pg_catalog.=) 0, t.track_id, t.isrc, t.duration_ms"
+	" RETURNING t.xmax OPERATOR(pg_catalog.=) 0"
 
 /* What storing a batch of tracks did. */
 typedef struct MtmTrackCounts
@@ -76,7 +76,15 @@ extern void mtm_parse_track(Jsonb *track, const MtmWhere *where,
 							MtmTrackRow *row);
 extern void mtm_parse_track_key(Jsonb *track, const MtmWhere *where,
 								MtmTrackRow *row);
+/* How mtm_store_tracks stores a batch. */
+typedef enum MtmStoreMode
+{
+	MTM_STORE_UPSERT,			/* new and changed objects (pages) */
+	MTM_STORE_RECOUNT,			/* the same, counting counts->recounted */
+	MTM_STORE_STUBS				/* partial objects, never replacing one */
+} MtmStoreMode;
+
 extern void mtm_store_tracks(MtmTrackRow *rows, int n, TimestampTz now,
-							 bool stubs_only, MtmTrackCounts *counts);
+							 MtmStoreMode mode, MtmTrackCounts *counts);
 
 #endif							/* MUSIC_TM_TRACK_STORE_H */
