@@ -71,8 +71,39 @@ typedef struct Stretch
 	MtmPeriodPlay *rows;
 	int			nrows;
 	const char **strs;			/* strs[code]: the track id */
+	int		   *order;			/* the codes in the order of their ids */
 	int			nids;
 } Stretch;
+
+static int
+CompareCode(const void *a, const void *b, void *arg)
+{
+	const Stretch *st = arg;
+
+	return strcmp(st->strs[*(const int *) a], st->strs[*(const int *) b]);
+}
+
+/* The number of a track id among the stretch's, or -1. */
+static int
+FindCode(const Stretch *st, const char *id)
+{
+	int			l = 0,
+				h = st->nids;
+
+	while (l < h)
+	{
+		int			m = (l + h) / 2;
+		int			c = strcmp(st->strs[st->order[m]], id);
+
+		if (c == 0)
+			return st->order[m];
+		if (c < 0)
+			l = m + 1;
+		else
+			h = m;
+	}
+	return -1;
+}
 
 static void
 ReadStretch(Datum listener, Stretch *st)
@@ -87,8 +118,13 @@ ReadStretch(Datum listener, Stretch *st)
 	for (int r = 0; r < st->nrows; r++)
 		st->rows[r].code = map[st->rows[r].code];
 	st->strs = palloc(sizeof(char *) * Max(st->nids, 1));
+	st->order = palloc(sizeof(int) * Max(st->nids, 1));
 	for (int c = 0; c < st->nids; c++)
+	{
 		st->strs[c] = mtm_ids_str(ids, c);
+		st->order[c] = c;
+	}
+	qsort_arg(st->order, st->nids, sizeof(int), CompareCode, st);
 	st->read = true;
 }
 
@@ -272,12 +308,15 @@ AddToChart(Datum listener, Datum range, Oid range_type, DateADT from,
 				continue;
 			memset(wanted, 0, sizeof(bool) * Max(st->nids, 1));
 			for (int m = 0; m < touched[k].nids; m++)
-				for (int c = 0; c < st->nids; c++)
-					if (strcmp(st->strs[c], touched[k].ids[m]) == 0)
-					{
-						wanted[c] = true;
-						duration[c] = touched[k].durations[m];
-					}
+			{
+				int			c = FindCode(st, touched[k].ids[m]);
+
+				if (c >= 0)
+				{
+					wanted[c] = true;
+					duration[c] = touched[k].durations[m];
+				}
+			}
 			x = &t[nt];
 			memset(x, 0, sizeof(*x));
 			x->id = touched[k].id;
