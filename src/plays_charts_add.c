@@ -46,8 +46,19 @@ typedef struct AddTrack
 	const char *id;
 	char	   *isrc;			/* NULL: none */
 	int64		duration;
-	bool		stored;
 } AddTrack;
+
+/* A stored track of the lookup, its duration in column d. */
+static void
+PutTrack(AddTrack *t, HeapTuple tup, TupleDesc desc, char *id, char *isrc, int d)
+{
+	bool		isnull;
+	Datum		v = SPI_getbinval(tup, desc, d, &isnull);
+
+	t->id = id;
+	t->isrc = isrc;
+	t->duration = isnull ? 0 : DatumGetInt32(v);
+}
 
 /* A song (or track) the added listens touch, in one series of one period. */
 typedef struct Touched
@@ -185,7 +196,7 @@ AddToChart(Datum listener, Datum range, Oid range_type, DateADT from,
 			if (strcmp(tracks[j].id, a->track_id) == 0)
 				tr = &tracks[j];
 		song_of[i] = -1;
-		if (tr == NULL || !tr->stored)
+		if (tr == NULL)
 			continue;			/* a chart names stored tracks only */
 		key = by_song && tr->isrc ? tr->isrc : tr->id;
 		for (k = 0; k < ntouched; k++)
@@ -390,26 +401,13 @@ AddListens(Datum listener, const MtmPlayAdded *adds, int n, TimestampTz now)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d;
 		char	   *isrc = SPI_getvalue(tup, desc, 2);
-		AddTrack   *a = &tracks[ntracks++];
+		char	   *twin = SPI_getvalue(tup, desc, 4);
 
-		a->id = SPI_getvalue(tup, desc, 1);
-		a->isrc = isrc;
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		a->duration = isnull ? 0 : DatumGetInt32(d);
-		a->stored = true;
-		if (isrc != NULL && SPI_getvalue(tup, desc, 4) != NULL)
-		{
-			AddTrack   *b = &tracks[ntracks++];
-
-			b->id = SPI_getvalue(tup, desc, 4);
-			b->isrc = isrc;
-			d = SPI_getbinval(tup, desc, 5, &isnull);
-			b->duration = isnull ? 0 : DatumGetInt32(d);
-			b->stored = true;
-		}
+		/* the track itself (once per other id of its recording: harmless) */
+		PutTrack(&tracks[ntracks++], tup, desc, SPI_getvalue(tup, desc, 1), isrc, 3);
+		if (isrc != NULL && twin != NULL)
+			PutTrack(&tracks[ntracks++], tup, desc, twin, isrc, 5);
 	}
 
 	/* the stretch of every touched period, read if a chart needs it */
