@@ -282,3 +282,10 @@ def run(cur, report, listeners=200, days=365, samples=40, repeat=3, log=log_flus
         ours = timed(cur, "ours", name, sample, repeat)
         peer = timed(cur, "peer", name, sample, repeat)
         report.ratio(f"{label}: SQL peer / music_tm", ours, peer, target)
+    cur.execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'music_tm11'")
+    if cur.fetchone()[0] == 0:
+        log("music_tm 2.0 vs 1.1 at this scale: SKIPPED, music_tm 1.1 is not installed as music_tm11"
+            " (tools/bench.sh builds it from the git history)")
+    else:
+        import versions
+        versions.at_scale(cur, report, sample, listeners, days, repeat, log)

@@ -102,3 +102,93 @@ def run(report, days=1095, calls=30):
                 best[db] = min(best.get(db, 1e9), loop_time(conn, sql, calls))
         report.ratio(f"{name}: 1.1 / 2.0", best[V20], best[V11], 1.0)
     scratch.drop(conns)
+
+
+# The same reading functions at the history benchmark's scale: its 200
+# listeners x 365 days x 3 ranges (test/bench/history.py generates them into
+# 2.0's charts and the seed's layout) generated again with the same SQL into
+# 1.1's own tables, in a database of their own; the calls are the history
+# benchmark's samples (a listener, a range, a date, a track of that chart).
+V11_SCALE = "music_tm_bench_v11_scale"
+
+# name: arguments from the columns of bench_history_samples
+SCALE_CALLS = [
+    ("rank_history", "music_tm.rank_history", "s.track_id, s.time_range, s.listener"),
+    ("run_stats", "music_tm.run_stats", "s.track_id, s.time_range, s.listener"),
+    ("sparkline", "music_tm.sparkline", "s.track_id, s.time_range, s.listener"),
+    ("run_svg", "music_tm.run_svg", "s.track_id, s.time_range, s.listener"),
+    ("chart_as_of", "music_tm.chart_as_of", "s.as_of, s.time_range, s.listener"),
+    ("chart_diff", "music_tm.chart_diff", "s.as_of - 30, s.as_of, s.time_range, s.listener"),
+    ("chart_churn", "music_tm.chart_churn", "s.as_of - 30, s.as_of, s.time_range, s.listener"),
+    ("all_run_stats", "music_tm.all_run_stats", "s.time_range, s.listener"),
+    # the first credited artist of the sampled track (history.TRACKS_SQL)
+    ("artist_history", "music_tm.artist_history",
+     "'Artist ' || (substr(s.track_id, 3)::int % 400), s.time_range, s.listener"),
+    ("artist_run_stats", "music_tm.artist_run_stats",
+     "'Artist ' || (substr(s.track_id, 3)::int % 400), s.time_range, s.listener"),
+    ("track_detail", "music_tm.track_detail", "s.track_id"),
+]
+
+# every call's rows, in a canonical order, as text: the two versions compared
+SCALE_ROWS = """
+SELECT s.n, array_agg(x::text ORDER BY x::text)
+FROM bench_history_samples s, LATERAL {fn}({args}) x
+GROUP BY s.n ORDER BY s.n"""
+
+
+def load_v11(conn, listeners, days, log):
+    """1.1's tables filled with the charts history.generate makes for 2.0."""
+    import history
+    cur = conn.cursor()
+    cur.execute(history.TRACKS_SQL, {"pool": history.POOL})
+    # loading only: the entries are inserted before their chart headers
+    cur.execute("SET session_replication_role = replica")
+    entries = history.ENTRIES_SQL.replace("public.bench_entries", "music_tm.chart_entries")
+    assert entries != history.ENTRIES_SQL
+    t0 = time.perf_counter()
+    for lo in range(1, listeners + 1, 20):
+        cur.execute(entries, {"lo": lo, "hi": min(listeners, lo + 19), "days": days})
+        if listeners > 20:
+            log(f"    1.1: listeners {lo}..{min(listeners, lo + 19)} loaded ({time.perf_counter() - t0:.0f} s)")
+    cur.execute("INSERT INTO music_tm.charts (listener, time_range, snapshot_date, recorded_at)"
+                " SELECT DISTINCT listener, time_range, snapshot_date, now() FROM music_tm.chart_entries")
+    cur.execute("RESET session_replication_role")
+    cur.execute("VACUUM (ANALYZE) music_tm.tracks, music_tm.charts, music_tm.chart_entries")
+
+
+def at_scale(cur20, report, samples, listeners, days, repeat, log):
+    """Every reading function of 1.1 against 2.0 at listeners x days x 3."""
+    import history
+    conn = scratch.create(V11_SCALE, "music_tm11")
+    try:
+        log("music_tm 2.0 vs 1.1 at this scale: the same charts into 1.1's tables ...")
+        load_v11(conn, listeners, days, log)
+        cur11 = conn.cursor()
+        cur11.execute("SET max_parallel_workers_per_gather = 0")  # as the bench's own session
+        cur11.execute("SELECT count(*) FROM music_tm.chart_entries")
+        cur20.execute("SELECT count(*) FROM music_tm.chart_entries")
+        n11, n20 = cur11.fetchone()[0], cur20.fetchone()[0]
+        if n11 != n20:
+            raise AssertionError(f"1.1 holds {n11} chart entries, 2.0 {n20}")
+        history.load_samples(cur11, samples)
+        for name, fn, args in SCALE_CALLS:
+            rows = []
+            for c in (cur11, cur20):
+                c.execute(SCALE_ROWS.format(fn=fn, args=args))
+                rows.append(c.fetchall())
+            if rows[0] != rows[1]:
+                diff = [(a, b) for a, b in zip(rows[0], rows[1]) if a != b][:1]
+                raise AssertionError(f"{name}: 1.1 and 2.0 differ at {listeners} x {days}: {diff}")
+        log(f"  {len(SCALE_CALLS)} functions x {len(samples)} calls: 1.1 and 2.0 returned the same rows;"
+            f" {len(samples)} calls each in a server-side loop, best of {repeat}, interleaved:")
+        for name, fn, args in SCALE_CALLS:
+            sql = history.LOOP.format(fn=fn, args=args)
+            best = {}
+            for _ in range(repeat):
+                for side, c in (("v11", cur11), ("v20", cur20)):
+                    t0 = time.perf_counter()
+                    c.execute(sql)
+                    best[side] = min(best.get(side, 1e9), time.perf_counter() - t0)
+            report.ratio(f"{name}, {listeners} x {days}: 1.1 / 2.0", best["v20"], best["v11"], 1.0)
+    finally:
+        scratch.drop({V11_SCALE: conn})
