@@ -438,7 +438,7 @@ mtm_ids_find(ArrayType *ids, const text *id)
 		if (bitmap == NULL || (*bitmap & bitmask) != 0)
 		{
 			if ((int) VARSIZE_ANY_EXHDR(p) == wlen &&
-				memcmp(VARDATA_ANY(p), want, wlen) == 0)
+				mtm_id_bytes_eq(VARDATA_ANY(p), want, wlen))
 				return i + 1;
 			p = att_addlength_pointer(p, -1, p);
 			p = (char *) att_align_nominal(p, TYPALIGN_INT);

@@ -324,36 +324,6 @@ typedef struct SeenWalk
 	int			chart_cap;
 } SeenWalk;
 
-/*
- * Whether a stored id holds these len bytes.  Ids of 8 to 24 bytes (every
- * Spotify id: 22) are compared as three overlapping 8-byte words, without a
- * call; a slot is compared with the previous chart's id at its rank once per
- * slot, so this is most of the walk.
- */
-static inline bool
-SameId(const text *stored, const char *bytes, int len)
-{
-	const char *p = VARDATA_ANY(stored);
-	uint64		x,
-				y;
-
-	if ((int) VARSIZE_ANY_EXHDR(stored) != len)
-		return false;
-	if (len < 8 || len > 24)
-		return memcmp(p, bytes, len) == 0;
-	memcpy(&x, p, 8);
-	memcpy(&y, bytes, 8);
-	if (x != y)
-		return false;
-	memcpy(&x, p + len / 2 - 4, 8);
-	memcpy(&y, bytes + len / 2 - 4, 8);
-	if (x != y)
-		return false;
-	memcpy(&x, p + len - 8, 8);
-	memcpy(&y, bytes + len - 8, 8);
-	return x == y;
-}
-
 static void
 VisitSeen(DateADT d, ArrayType *ids, void *arg)
 {
@@ -390,7 +360,8 @@ VisitSeen(DateADT d, ArrayType *ids, void *arg)
 
 			if (r < 1 || r > w->nprev || (p = w->prev[r]) == NULL)
 				continue;
-			if (SameId(p->id, bytes, len))
+			if ((int) VARSIZE_ANY_EXHDR(p->id) == len &&
+				mtm_id_bytes_eq(VARDATA_ANY(p->id), bytes, len))
 				known = p;
 		}
 		if (known == NULL)

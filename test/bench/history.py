@@ -109,6 +109,7 @@ def generate(cur, listeners, days, batch=10, log=log_flush):
         if listeners > batch:
             log(f"    listeners {lo}..{hi} loaded ({time.perf_counter() - t0:.0f} s)")
     cur.execute("VACUUM (ANALYZE) music_tm.tracks, music_tm.charts, public.bench_entries, public.bench_charts")
+    cur.execute("CHECKPOINT")  # the load written out before any timing
     cur.execute("SELECT count(*) FROM music_tm.chart_entries")
     entries = cur.fetchone()[0]
     cur.execute("SELECT count(*) FROM music_tm.charts")
