@@ -57,11 +57,21 @@ BEGIN
            (SELECT array_agg(x::text ORDER BY x.rank, x.track_id) FROM peer.chart_as_of(d, rg, l) x) THEN
             fn := 'chart_as_of'; arg := d::text; RETURN NEXT;
         END IF;
+        IF (SELECT array_agg(x::text ORDER BY x.rank, x.track_id) FROM music_tm.chart_as_of(d, rg, l) x)
+           IS DISTINCT FROM
+           (SELECT array_agg(x::text ORDER BY x.rank, x.track_id) FROM peer.chart_as_of_lateral(d, rg, l) x) THEN
+            fn := 'chart_as_of_lateral'; arg := d::text; RETURN NEXT;
+        END IF;
     END LOOP;
     IF (SELECT array_agg(x::text ORDER BY x.track_id) FROM music_tm.all_run_stats(rg, l) x)
        IS DISTINCT FROM
        (SELECT array_agg(x::text ORDER BY x.track_id) FROM peer.all_run_stats(rg, l) x) THEN
         fn := 'all_run_stats'; arg := ''; RETURN NEXT;
+    END IF;
+    IF (SELECT array_agg(x::text ORDER BY x.track_id) FROM music_tm.all_run_stats(rg, l) x)
+       IS DISTINCT FROM
+       (SELECT array_agg(x::text ORDER BY x.track_id) FROM peer.all_run_stats_lateral(rg, l) x) THEN
+        fn := 'all_run_stats_lateral'; arg := ''; RETURN NEXT;
     END IF;
 END
 $$;

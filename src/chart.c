@@ -24,13 +24,31 @@ PG_FUNCTION_INFO_V1(chart_as_of);
 PG_FUNCTION_INFO_V1(chart_diff);
 PG_FUNCTION_INFO_V1(chart_churn);
 
-static int
-ByIdOrder(const void *a, const void *b, void *arg)
+/*
+ * The key of an id: its first eight bytes as one integer (a shorter id's
+ * bytes in its low-order bytes, the rest zero; only ever compared with keys
+ * made here).  Two of Spotify's ids, 22 random characters, share
+ * one in practice never, so a lookup is a probe or two of integers and one
+ * comparison of the bytes found.
+ */
+static inline uint64
+IdKey(const char *bytes, int len)
 {
-	const MtmChart *c = arg;
+	uint64		k = 0;
 
-	return mtm_text_cmp(c->e[*(const int *) a].track_id,
-						c->e[*(const int *) b].track_id);
+	if (len >= 8)
+		memcpy(&k, bytes, 8);	/* a constant size: one load, no call */
+	else
+		for (int i = 0; i < len; i++)
+			k |= (uint64) (unsigned char) bytes[i] << (8 * i);
+	return k;
+}
+
+/* The first slot of a key in the hash table (Fibonacci hashing). */
+static inline uint32
+KeySlot(const MtmChart *c, uint64 k)
+{
+	return (uint32) ((k * UINT64CONST(0x9E3779B97F4A7C15)) >> 32) & c->mask;
 }
 
 /*
@@ -56,39 +74,58 @@ mtm_load_chart(const MtmSeries *s, DateADT as_of, MtmChart *out,
 	old = MemoryContextSwitchTo(cxt);
 	cap = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
 	out->e = palloc(sizeof(MtmChartEntry) * (cap + 1));
-	out->by_id = palloc(sizeof(int) * (cap + 1));
 	mtm_ids_begin(&iter, ids);
 	while (mtm_ids_next(&iter, &rank, &id))
 	{
 		out->e[out->n].track_id = (text *) DatumGetPointer(datumCopy(PointerGetDatum(id),
 																	 false, -1));
 		out->e[out->n].rank = rank;
-		out->by_id[out->n] = out->n;
 		out->n++;
 	}
+	/* a table at most half full: a power of two of at least 2n slots */
+	out->mask = 15;
+	while (out->mask + 1 < (uint32) (2 * out->n))
+		out->mask = out->mask * 2 + 1;
+	out->slot_pos = palloc0(sizeof(int32) * (out->mask + 1));
+	out->slot_key = palloc(sizeof(uint64) * (out->mask + 1));
+	for (int i = 0; i < out->n; i++)
+	{
+		uint64		k = IdKey(VARDATA_ANY(out->e[i].track_id),
+							  VARSIZE_ANY_EXHDR(out->e[i].track_id));
+		uint32		h = KeySlot(out, k);
+
+		while (out->slot_pos[h] != 0)
+			h = (h + 1) & out->mask;
+		out->slot_pos[h] = i + 1;
+		out->slot_key[h] = k;
+	}
 	MemoryContextSwitchTo(old);
-	qsort_arg(out->by_id, out->n, sizeof(int), ByIdOrder, out);
 	return true;
 }
 
-/* Position (chart order) of a track in a chart, or -1. */
+/*
+ * Position (chart order) of a track in a chart, or -1: once per slot of
+ * every chart of the series in chart_as_of, so without a call.
+ */
 int
 mtm_chart_find(const MtmChart *c, const text *track_id)
 {
-	int			lo = 0;
-	int			hi = c->n - 1;
+	const char *bytes = VARDATA_ANY(track_id);
+	int			len = VARSIZE_ANY_EXHDR(track_id);
+	uint64		k = IdKey(bytes, len);
 
-	while (lo <= hi)
+	if (c->n == 0)
+		return -1;
+	for (uint32 h = KeySlot(c, k); c->slot_pos[h] != 0; h = (h + 1) & c->mask)
 	{
-		int			mid = lo + (hi - lo) / 2;
-		int			cmp = mtm_text_cmp(c->e[c->by_id[mid]].track_id, track_id);
+		const text *t;
 
-		if (cmp == 0)
-			return c->by_id[mid];
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
+		if (c->slot_key[h] != k)
+			continue;
+		t = c->e[c->slot_pos[h] - 1].track_id;
+		if ((int) VARSIZE_ANY_EXHDR(t) == len &&
+			mtm_id_bytes_eq(VARDATA_ANY(t), bytes, len))
+			return c->slot_pos[h] - 1;
 	}
 	return -1;
 }

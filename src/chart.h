@@ -17,14 +17,18 @@ typedef struct MtmChartEntry
 
 /*
  * A chart: entries in chart order (rank, then track id for tied ranks), and
- * by_id, the entries' positions sorted by track id for lookups.
+ * for lookups by id an open-addressing hash table of mask + 1 slots: each
+ * used slot holds an entry's position + 1 (0: empty) and its id's key, the
+ * id's first eight bytes as one integer.
  */
 typedef struct MtmChart
 {
 	DateADT		date;
 	int			n;
 	MtmChartEntry *e;
-	int		   *by_id;
+	int32	   *slot_pos;
+	uint64	   *slot_key;
+	uint32		mask;
 } MtmChart;
 
 extern bool mtm_load_chart(const MtmSeries *s, DateADT as_of, MtmChart *out,

@@ -1,6 +1,8 @@
 -- SQL peers of the rank history functions: what a DBA would write for the
 -- same outputs, with window functions (lag), gaps-and-islands for streaks and
--- as-of figures by window.  They live in a schema of their own, "peer", and
+-- as-of figures by window, and for the chart as of a date and the run
+-- statistics of every track also with lateral subqueries (the benchmark
+-- times each and compares with the fastest).  They live in a schema of their own, "peer", and
 -- are used twice: the regression tests check that every music_tm function
 -- returns exactly what its peer returns, and the benchmark (history.py)
 -- times each function against its peer on the same data.
@@ -69,6 +71,46 @@ LANGUAGE sql STABLE AS $$
          h.peak, h.periods::integer, h.debut
   FROM h, c WHERE h.snapshot_date = c.d
   ORDER BY h.rank, h.track_id
+$$;
+
+-- chart as of a date, the other way a DBA writes it: the chart's entries,
+-- each with a lateral aggregate over its own entries up to that date (the
+-- primary key's range for the track, an index-only scan) and a join to the
+-- previous chart for its last position.  No window over the whole series.
+CREATE FUNCTION peer.chart_as_of_lateral(p_as_of date, p_range music_tm.time_range,
+                                         p_listener text DEFAULT 'default')
+RETURNS TABLE (snapshot_date date, rank integer, track_id text,
+               last_position integer, movement integer, status text,
+               peak integer, periods_on_chart integer, debut date)
+LANGUAGE sql STABLE AS $$
+  WITH c AS (
+    SELECT ch.snapshot_date AS d FROM music_tm.charts ch
+    WHERE ch.listener = p_listener AND ch.time_range = p_range
+      AND ch.snapshot_date <= p_as_of
+    ORDER BY ch.snapshot_date DESC LIMIT 1),
+  p AS (
+    SELECT (SELECT ch.snapshot_date FROM music_tm.charts ch
+            WHERE ch.listener = p_listener AND ch.time_range = p_range
+              AND ch.snapshot_date < c.d
+            ORDER BY ch.snapshot_date DESC LIMIT 1) AS prev_date
+    FROM c)
+  SELECT c.d, e.rank, e.track_id, l.rank, l.rank - e.rank,
+         CASE WHEN l.rank IS NOT NULL THEN
+                CASE WHEN e.rank < l.rank THEN 'UP' WHEN e.rank > l.rank THEN 'DOWN' ELSE 'SAME' END
+              WHEN s.periods = 1 THEN 'NEW' ELSE 'RE-ENTRY' END,
+         s.peak, s.periods::integer, s.debut
+  FROM c CROSS JOIN p
+  JOIN public.bench_entries e
+    ON e.listener = p_listener AND e.time_range = p_range AND e.snapshot_date = c.d
+  LEFT JOIN public.bench_entries l
+    ON l.listener = p_listener AND l.time_range = p_range
+   AND l.snapshot_date = p.prev_date AND l.track_id = e.track_id
+  CROSS JOIN LATERAL (
+    SELECT min(x.rank) AS peak, count(*) AS periods, min(x.snapshot_date) AS debut
+    FROM public.bench_entries x
+    WHERE x.listener = p_listener AND x.time_range = p_range
+      AND x.track_id = e.track_id AND x.snapshot_date <= c.d) s
+  ORDER BY e.rank, e.track_id
 $$;
 
 -- run statistics of every track: gaps-and-islands over snapshot numbers
@@ -140,4 +182,20 @@ LANGUAGE sql STABLE AS $$
          r.longest::integer, r.cur::integer
   FROM e, runs r
   GROUP BY e.track_id, r.longest, r.cur
+$$;
+
+-- run statistics of every track, lateral: each charted track's own run
+-- statistics (peer.run_stats above, from its primary key range)
+CREATE FUNCTION peer.all_run_stats_lateral(p_range music_tm.time_range,
+                                           p_listener text DEFAULT 'default')
+RETURNS TABLE (track_id text, debut date, last_seen date, peak integer,
+               peak_date date, periods_on_chart integer,
+               periods_at_peak integer, periods_at_no1 integer,
+               longest_streak integer, current_streak integer)
+LANGUAGE sql STABLE AS $$
+  SELECT r.*
+  FROM (SELECT DISTINCT e.track_id FROM public.bench_entries e
+        WHERE e.listener = p_listener AND e.time_range = p_range) t
+  CROSS JOIN LATERAL peer.run_stats(t.track_id, p_range, p_listener) r
+  ORDER BY r.track_id
 $$;
