@@ -290,29 +290,27 @@ typedef struct ArtistSeries
  * distinct tracks (interned on first sight), and the chart's date.  The
  * artist's tracks are known only after the walk (they are looked up among
  * the distinct tracks), so each chart is then counted from its numbers, not
- * walked again.  Consecutive charts mostly hold the same tracks at the same
- * or nearby ranks, so a slot is first compared with the previous chart's ids
- * at ranks r-2 .. r+2 (a few byte comparisons) and goes to the hash table
- * only when none matches.
+ * walked again.  A slot's id is found in an open-addressing table whose
+ * entries hold the id itself as three 8-byte words (every Spotify id is 22
+ * bytes): a multiplication, a probe or two and three integer comparisons,
+ * without following a pointer, for each of the walk's tens of thousands of
+ * slots.
  */
-#define SEEN_NEAR 2
-
-typedef struct SeenTrack
+typedef struct SeenSlot
 {
-	text	   *id;				/* hash key: a pointer, hashed by content */
+	uint64		w[3];			/* the id as IdWords makes it */
+	int32		len;			/* its length in bytes; 0: an empty slot */
 	int32		code;			/* its number among the series' tracks */
-} SeenTrack;
+} SeenSlot;
 
 typedef struct SeenWalk
 {
-	HTAB	   *seen;
 	MemoryContext cxt;
+	SeenSlot   *table;			/* mask + 1 slots, at most half of them used */
+	uint32		mask;
 	text	  **distinct;		/* distinct[code]: the track numbered code */
 	int			ndistinct;
 	int			distinct_cap;
-	SeenTrack **prev;			/* prev[r]: the track at rank r of the previous chart */
-	SeenTrack **cur;			/* the same for the chart being walked */
-	int			nprev;			/* ranks filled in prev (the chart's length) */
 	/* every chart's slots, chart after chart: rank and track number */
 	int16	   *rank;
 	int32	   *code;
@@ -324,6 +322,91 @@ typedef struct SeenWalk
 	int			chart_cap;
 } SeenWalk;
 
+/*
+ * An id as three words: for 8 to 24 bytes the overlapping 8-byte windows at
+ * its start, middle and end, which between them cover every byte (so equal
+ * words and lengths are equal ids); a shorter id's bytes in the first word;
+ * for a longer one the same windows, compared in full on a match.
+ */
+static inline void
+IdWords(const char *p, int len, uint64 *w)
+{
+	w[1] = w[2] = 0;
+	if (len < 8)
+	{
+		w[0] = 0;
+		for (int i = 0; i < len; i++)
+			w[0] |= (uint64) (unsigned char) p[i] << (8 * i);
+		return;
+	}
+	memcpy(&w[0], p, 8);
+	memcpy(&w[1], p + Min(len, 24) / 2 - 4, 8);
+	memcpy(&w[2], p + len - 8, 8);
+}
+
+static inline uint32
+SeenHash(const uint64 *w, int len, uint32 mask)
+{
+	uint64		h = (w[0] * UINT64CONST(0x9E3779B97F4A7C15)) ^
+		(w[1] * UINT64CONST(0xC2B2AE3D27D4EB4F)) ^
+		(w[2] * UINT64CONST(0x165667B19E3779F9)) ^ (uint64) len;
+
+	return (uint32) ((h * UINT64CONST(0x9E3779B97F4A7C15)) >> 32) & mask;
+}
+
+/* The slot of an id: its own, or the empty one where it would go. */
+static inline SeenSlot *
+SeenProbe(const SeenWalk *w, const char *bytes, int len, const uint64 *words)
+{
+	for (uint32 h = SeenHash(words, len, w->mask);; h = (h + 1) & w->mask)
+	{
+		SeenSlot   *s = &w->table[h];
+
+		if (s->len == 0)
+			return s;
+		if (s->len == len && s->w[0] == words[0] && s->w[1] == words[1] &&
+			s->w[2] == words[2] &&
+			(len <= 24 || memcmp(VARDATA_ANY(w->distinct[s->code]), bytes, len) == 0))
+			return s;
+	}
+}
+
+/* Twice the table when it would be more than half full. */
+static void
+SeenGrow(SeenWalk *w)
+{
+	SeenSlot   *old = w->table;
+	uint32		oldsize = w->mask + 1;
+
+	w->mask = w->mask * 2 + 1;
+	w->table = MemoryContextAllocZero(w->cxt, sizeof(SeenSlot) * (w->mask + 1));
+	for (uint32 i = 0; i < oldsize; i++)
+	{
+		uint32		h;
+
+		if (old[i].len == 0)
+			continue;
+		for (h = SeenHash(old[i].w, old[i].len, w->mask); w->table[h].len != 0;
+			 h = (h + 1) & w->mask)
+			;
+		w->table[h] = old[i];
+	}
+	pfree(old);
+}
+
+/* The number of a track of the series, or -1 when the walk did not see it. */
+static int32
+SeenCode(const SeenWalk *w, const text *id)
+{
+	uint64		words[3];
+	int			len = VARSIZE_ANY_EXHDR(id);
+	SeenSlot   *s;
+
+	IdWords(VARDATA_ANY(id), len, words);
+	s = SeenProbe(w, VARDATA_ANY(id), len, words);
+	return s->len == 0 ? -1 : s->code;
+}
+
 static void
 VisitSeen(DateADT d, ArrayType *ids, void *arg)
 {
@@ -331,9 +414,6 @@ VisitSeen(DateADT d, ArrayType *ids, void *arg)
 	MtmIdIter	iter;
 	int32		rank;
 	text	   *id;
-	bool		found;
-	int			n = 0;
-	SeenTrack **swap;
 
 	if (w->ncharts + 1 >= w->chart_cap)
 	{
@@ -348,44 +428,35 @@ VisitSeen(DateADT d, ArrayType *ids, void *arg)
 	mtm_ids_begin(&iter, ids);
 	while (mtm_ids_next(&iter, &rank, &id))
 	{
-		SeenTrack  *known = NULL;
 		int			len = VARSIZE_ANY_EXHDR(id);
 		const char *bytes = VARDATA_ANY(id);
+		uint64		words[3];
+		SeenSlot   *s;
+		int32		code;
 
-		/* the same rank first, then outwards: r, r-1, r+1, r-2, r+2 */
-		for (int k = 0; k <= 2 * SEEN_NEAR && known == NULL; k++)
+		IdWords(bytes, len, words);
+		s = SeenProbe(w, bytes, len, words);
+		if (s->len != 0)
+			code = s->code;
+		else
 		{
-			int			r = rank + ((k & 1) ? -(k + 1) / 2 : k / 2);
-			SeenTrack  *p;
+			/* first sight: number it, keep a copy (the array is the buffer's) */
+			text	   *copy = (text *) MemoryContextAlloc(w->cxt, VARSIZE_ANY(id));
 
-			if (r < 1 || r > w->nprev || (p = w->prev[r]) == NULL)
-				continue;
-			if ((int) VARSIZE_ANY_EXHDR(p->id) == len &&
-				mtm_id_bytes_eq(VARDATA_ANY(p->id), bytes, len))
-				known = p;
-		}
-		if (known == NULL)
-		{
-			known = hash_search(w->seen, &id, HASH_ENTER, &found);
-			if (!found)
+			memcpy(copy, id, VARSIZE_ANY(id));
+			if (w->ndistinct == w->distinct_cap)
 			{
-				/* the key pointed into the buffer: keep a copy */
-				known->id = (text *) MemoryContextAlloc(w->cxt, VARSIZE_ANY(id));
-				memcpy(known->id, id, VARSIZE_ANY(id));
-				if (w->ndistinct == w->distinct_cap)
-				{
-					w->distinct_cap *= 2;
-					w->distinct = repalloc(w->distinct, sizeof(text *) * w->distinct_cap);
-				}
-				known->code = w->ndistinct;
-				w->distinct[w->ndistinct++] = known->id;
+				w->distinct_cap *= 2;
+				w->distinct = repalloc(w->distinct, sizeof(text *) * w->distinct_cap);
 			}
+			code = w->ndistinct++;
+			w->distinct[code] = copy;
+			memcpy(s->w, words, sizeof(words));
+			s->len = len;
+			s->code = code;
+			if ((uint32) w->ndistinct * 2 > w->mask + 1)
+				SeenGrow(w);
 		}
-		for (; n < rank - 1; n++)
-			w->cur[n + 1] = NULL;
-		w->cur[rank] = known;
-		n = rank;
-
 		if (w->nslots == w->slot_cap)
 		{
 			w->slot_cap *= 2;
@@ -393,15 +464,10 @@ VisitSeen(DateADT d, ArrayType *ids, void *arg)
 			w->code = repalloc_huge(w->code, sizeof(int32) * w->slot_cap);
 		}
 		w->rank[w->nslots] = (int16) rank;
-		w->code[w->nslots] = known->code;
+		w->code[w->nslots] = code;
 		w->nslots++;
 	}
 	w->start[w->ncharts] = w->nslots;
-	/* the chart walked is the previous one of the next */
-	swap = w->prev;
-	w->prev = w->cur;
-	w->cur = swap;
-	w->nprev = n;
 }
 
 static void
@@ -411,7 +477,6 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 	MtmSeries	series;
 	Datum		values[3];
 	SeenWalk	w;
-	HASHCTL		ctl;
 	bool	   *credited;
 
 	mtm_hist_require(fcinfo, 0, "artist", funcname);
@@ -424,21 +489,12 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 	SPI_connect();
 
 	/* the walk: every chart's slots as numbers of the series' tracks */
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(text *);
-	ctl.entrysize = sizeof(SeenTrack);
-	ctl.hash = TrackKeyHash;
-	ctl.match = TrackKeyMatch;
-	ctl.hcxt = cxt;
-	w.seen = hash_create("music_tm artist", 256, &ctl,
-						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	w.cxt = cxt;
+	w.mask = 511;
+	w.table = MemoryContextAllocZero(cxt, sizeof(SeenSlot) * (w.mask + 1));
 	w.distinct_cap = 256;
 	w.ndistinct = 0;
 	w.distinct = MemoryContextAlloc(cxt, sizeof(text *) * w.distinct_cap);
-	w.prev = MemoryContextAllocZero(cxt, sizeof(SeenTrack *) * (MTM_MAX_RANK + 1));
-	w.cur = MemoryContextAllocZero(cxt, sizeof(SeenTrack *) * (MTM_MAX_RANK + 1));
-	w.nprev = 0;
 	w.slot_cap = 16384;
 	w.nslots = 0;
 	w.rank = MemoryContextAlloc(cxt, sizeof(int16) * w.slot_cap);
@@ -473,11 +529,11 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 	{
 		text	   *id = DatumGetTextPP(mtm_col(SPI_tuptable->vals[r],
 												SPI_tuptable->tupdesc, 1));
-		SeenTrack  *hit = hash_search(w.seen, &id, HASH_FIND, NULL);
+		int32		code = SeenCode(&w, id);
 
-		if (hit != NULL && !credited[hit->code])
+		if (code >= 0 && !credited[code])
 		{
-			credited[hit->code] = true;
+			credited[code] = true;
 			a->ntracks++;
 		}
 	}
