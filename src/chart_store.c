@@ -415,6 +415,62 @@ mtm_chart_write(const MtmSeries *s, Datum date, TimestampTz now, bool exists,
 	}
 }
 
+/* An empty table for about expected ids (it grows). */
+void
+mtm_idtab_init(MtmIdTable *t, int expected, MemoryContext cxt)
+{
+	t->cxt = cxt;
+	t->mask = 15;
+	while (t->mask + 1 < (uint32) (2 * Max(expected, 1)))
+		t->mask = t->mask * 2 + 1;
+	t->slots = MemoryContextAllocZero(cxt, sizeof(MtmIdSlot) * (t->mask + 1));
+	t->n = 0;
+	t->cap = Max(expected, 16);
+	t->ids = MemoryContextAlloc(cxt, sizeof(text *) * t->cap);
+}
+
+/*
+ * Number an id that mtm_idtab_probe did not find (empty: the slot it
+ * returned, w: the id's words); id must outlive the table.  Returns its code.
+ */
+int32
+mtm_idtab_add(MtmIdTable *t, MtmIdSlot *empty, const text *id, const uint64 *w)
+{
+	int32		code = t->n++;
+
+	if (code == t->cap)
+	{
+		t->cap *= 2;
+		t->ids = repalloc(t->ids, sizeof(text *) * t->cap);
+	}
+	t->ids[code] = id;
+	memcpy(empty->w, w, sizeof(empty->w));
+	empty->len = VARSIZE_ANY_EXHDR(id);
+	empty->code = code;
+	/* at most half full: twice the slots, every id placed again */
+	if ((uint32) t->n * 2 > t->mask + 1)
+	{
+		MtmIdSlot  *old = t->slots;
+		uint32		oldsize = t->mask + 1;
+
+		t->mask = t->mask * 2 + 1;
+		t->slots = MemoryContextAllocZero(t->cxt, sizeof(MtmIdSlot) * (t->mask + 1));
+		for (uint32 i = 0; i < oldsize; i++)
+		{
+			uint32		h;
+
+			if (old[i].len == 0)
+				continue;
+			for (h = mtm_id_hash(old[i].w, old[i].len, t->mask); t->slots[h].len != 0;
+				 h = (h + 1) & t->mask)
+				;
+			t->slots[h] = old[i];
+		}
+		pfree(old);
+	}
+	return code;
+}
+
 /*
  * Rank of a track in a stored track_ids array, or 0 when it is not there.
  * The hot loop of every one-track reader (once per chart of the series), so

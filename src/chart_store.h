@@ -181,6 +181,96 @@ mtm_id_bytes_eq(const char *a, const char *b, int len)
 	return x == y;
 }
 
+/*
+ * A table of ids for the walks of a series: each id numbered on first sight
+ * (its code, 0, 1, ...), found again by a multiplication, a probe or two and
+ * three integer comparisons.  Open addressing, at most half full; a slot
+ * holds the id itself as three words (mtm_id_words), so that a lookup
+ * follows no pointer (every Spotify id is 22 bytes); an id longer than 24
+ * bytes is also compared in full with the copy it was added with.
+ */
+typedef struct MtmIdSlot
+{
+	uint64		w[3];			/* the id as mtm_id_words makes it */
+	int32		len;			/* its length in bytes; 0: an empty slot */
+	int32		code;			/* its number in the table */
+} MtmIdSlot;
+
+typedef struct MtmIdTable
+{
+	MemoryContext cxt;
+	MtmIdSlot  *slots;			/* mask + 1 of them */
+	uint32		mask;
+	int32		n;				/* ids added */
+	int32		cap;
+	const text **ids;			/* ids[code]: the id as added (kept by the caller) */
+} MtmIdTable;
+
+/*
+ * An id as three words: for 8 to 24 bytes the overlapping 8-byte windows at
+ * its start, middle and end, which between them cover every byte (so equal
+ * words and lengths are equal ids); a shorter id's bytes in the first word;
+ * for a longer one the same windows, which a lookup completes with a
+ * comparison of the whole id.
+ */
+static inline void
+mtm_id_words(const char *p, int len, uint64 *w)
+{
+	w[1] = w[2] = 0;
+	if (len < 8)
+	{
+		w[0] = 0;
+		for (int i = 0; i < len; i++)
+			w[0] |= (uint64) (unsigned char) p[i] << (8 * i);
+		return;
+	}
+	memcpy(&w[0], p, 8);
+	memcpy(&w[1], p + Min(len, 24) / 2 - 4, 8);
+	memcpy(&w[2], p + len - 8, 8);
+}
+
+static inline uint32
+mtm_id_hash(const uint64 *w, int len, uint32 mask)
+{
+	uint64		h = (w[0] * UINT64CONST(0x9E3779B97F4A7C15)) ^
+		(w[1] * UINT64CONST(0xC2B2AE3D27D4EB4F)) ^
+		(w[2] * UINT64CONST(0x165667B19E3779F9)) ^ (uint64) len;
+
+	return (uint32) ((h * UINT64CONST(0x9E3779B97F4A7C15)) >> 32) & mask;
+}
+
+/* The slot of an id (w from mtm_id_words): its own, or the empty one where it would go. */
+static inline MtmIdSlot *
+mtm_idtab_probe(const MtmIdTable *t, const char *bytes, int len, const uint64 *w)
+{
+	for (uint32 h = mtm_id_hash(w, len, t->mask);; h = (h + 1) & t->mask)
+	{
+		MtmIdSlot  *s = &t->slots[h];
+
+		if (s->len == 0)
+			return s;
+		if (s->len == len && s->w[0] == w[0] && s->w[1] == w[1] && s->w[2] == w[2] &&
+			(len <= 24 || memcmp(VARDATA_ANY(t->ids[s->code]), bytes, len) == 0))
+			return s;
+	}
+}
+
+/* The code of an id, or -1 when it was never added. */
+static inline int32
+mtm_idtab_find(const MtmIdTable *t, const char *bytes, int len)
+{
+	uint64		w[3];
+	MtmIdSlot  *s;
+
+	mtm_id_words(bytes, len, w);
+	s = mtm_idtab_probe(t, bytes, len, w);
+	return s->len == 0 ? -1 : s->code;
+}
+
+extern void mtm_idtab_init(MtmIdTable *t, int expected, MemoryContext cxt);
+extern int32 mtm_idtab_add(MtmIdTable *t, MtmIdSlot *empty, const text *id,
+						   const uint64 *w);
+
 /* Byte order of two ids (lookups and merges, not output order). */
 static inline int
 mtm_text_cmp(const text *a, const text *b)

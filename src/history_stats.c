@@ -287,30 +287,15 @@ typedef struct ArtistSeries
 
 /*
  * One walk of the series: each chart's slots as numbers of the series'
- * distinct tracks (interned on first sight), and the chart's date.  The
- * artist's tracks are known only after the walk (they are looked up among
- * the distinct tracks), so each chart is then counted from its numbers, not
- * walked again.  A slot's id is found in an open-addressing table whose
- * entries hold the id itself as three 8-byte words (every Spotify id is 22
- * bytes): a multiplication, a probe or two and three integer comparisons,
- * without following a pointer, for each of the walk's tens of thousands of
- * slots.
+ * distinct tracks (interned on first sight in an MtmIdTable), and the
+ * chart's date.  The artist's tracks are known only after the walk (they
+ * are looked up among the distinct tracks), so each chart is then counted
+ * from its numbers, not walked again.
  */
-typedef struct SeenSlot
-{
-	uint64		w[3];			/* the id as IdWords makes it */
-	int32		len;			/* its length in bytes; 0: an empty slot */
-	int32		code;			/* its number among the series' tracks */
-} SeenSlot;
-
 typedef struct SeenWalk
 {
 	MemoryContext cxt;
-	SeenSlot   *table;			/* mask + 1 slots, at most half of them used */
-	uint32		mask;
-	text	  **distinct;		/* distinct[code]: the track numbered code */
-	int			ndistinct;
-	int			distinct_cap;
+	MtmIdTable	seen;			/* the series' distinct tracks: code -> copy */
 	/* every chart's slots, chart after chart: rank and track number */
 	int16	   *rank;
 	int32	   *code;
@@ -321,91 +306,6 @@ typedef struct SeenWalk
 	int			ncharts;
 	int			chart_cap;
 } SeenWalk;
-
-/*
- * An id as three words: for 8 to 24 bytes the overlapping 8-byte windows at
- * its start, middle and end, which between them cover every byte (so equal
- * words and lengths are equal ids); a shorter id's bytes in the first word;
- * for a longer one the same windows, compared in full on a match.
- */
-static inline void
-IdWords(const char *p, int len, uint64 *w)
-{
-	w[1] = w[2] = 0;
-	if (len < 8)
-	{
-		w[0] = 0;
-		for (int i = 0; i < len; i++)
-			w[0] |= (uint64) (unsigned char) p[i] << (8 * i);
-		return;
-	}
-	memcpy(&w[0], p, 8);
-	memcpy(&w[1], p + Min(len, 24) / 2 - 4, 8);
-	memcpy(&w[2], p + len - 8, 8);
-}
-
-static inline uint32
-SeenHash(const uint64 *w, int len, uint32 mask)
-{
-	uint64		h = (w[0] * UINT64CONST(0x9E3779B97F4A7C15)) ^
-		(w[1] * UINT64CONST(0xC2B2AE3D27D4EB4F)) ^
-		(w[2] * UINT64CONST(0x165667B19E3779F9)) ^ (uint64) len;
-
-	return (uint32) ((h * UINT64CONST(0x9E3779B97F4A7C15)) >> 32) & mask;
-}
-
-/* The slot of an id: its own, or the empty one where it would go. */
-static inline SeenSlot *
-SeenProbe(const SeenWalk *w, const char *bytes, int len, const uint64 *words)
-{
-	for (uint32 h = SeenHash(words, len, w->mask);; h = (h + 1) & w->mask)
-	{
-		SeenSlot   *s = &w->table[h];
-
-		if (s->len == 0)
-			return s;
-		if (s->len == len && s->w[0] == words[0] && s->w[1] == words[1] &&
-			s->w[2] == words[2] &&
-			(len <= 24 || memcmp(VARDATA_ANY(w->distinct[s->code]), bytes, len) == 0))
-			return s;
-	}
-}
-
-/* Twice the table when it would be more than half full. */
-static void
-SeenGrow(SeenWalk *w)
-{
-	SeenSlot   *old = w->table;
-	uint32		oldsize = w->mask + 1;
-
-	w->mask = w->mask * 2 + 1;
-	w->table = MemoryContextAllocZero(w->cxt, sizeof(SeenSlot) * (w->mask + 1));
-	for (uint32 i = 0; i < oldsize; i++)
-	{
-		uint32		h;
-
-		if (old[i].len == 0)
-			continue;
-		for (h = SeenHash(old[i].w, old[i].len, w->mask); w->table[h].len != 0;
-			 h = (h + 1) & w->mask)
-			;
-		w->table[h] = old[i];
-	}
-	pfree(old);
-}
-
-/* The number of a track of the series, or -1 when the walk did not see it. */
-static int32
-SeenCode(const SeenWalk *w, const text *id)
-{
-	uint64		words[3];
-	int			len = VARSIZE_ANY_EXHDR(id);
-	SeenSlot   *s;
-
-	IdWords(VARDATA_ANY(id), len, words);
-	s = SeenProbe(w, VARDATA_ANY(id), len, words);
-	return s->len == 0 ? -1 : s->code;
-}
 
 static void
 VisitSeen(DateADT d, ArrayType *ids, void *arg)
@@ -431,31 +331,20 @@ VisitSeen(DateADT d, ArrayType *ids, void *arg)
 		int			len = VARSIZE_ANY_EXHDR(id);
 		const char *bytes = VARDATA_ANY(id);
 		uint64		words[3];
-		SeenSlot   *s;
+		MtmIdSlot  *s;
 		int32		code;
 
-		IdWords(bytes, len, words);
-		s = SeenProbe(w, bytes, len, words);
+		mtm_id_words(bytes, len, words);
+		s = mtm_idtab_probe(&w->seen, bytes, len, words);
 		if (s->len != 0)
 			code = s->code;
 		else
 		{
-			/* first sight: number it, keep a copy (the array is the buffer's) */
+			/* first sight: keep a copy (the array is the buffer's) */
 			text	   *copy = (text *) MemoryContextAlloc(w->cxt, VARSIZE_ANY(id));
 
 			memcpy(copy, id, VARSIZE_ANY(id));
-			if (w->ndistinct == w->distinct_cap)
-			{
-				w->distinct_cap *= 2;
-				w->distinct = repalloc(w->distinct, sizeof(text *) * w->distinct_cap);
-			}
-			code = w->ndistinct++;
-			w->distinct[code] = copy;
-			memcpy(s->w, words, sizeof(words));
-			s->len = len;
-			s->code = code;
-			if ((uint32) w->ndistinct * 2 > w->mask + 1)
-				SeenGrow(w);
+			code = mtm_idtab_add(&w->seen, s, copy, words);
 		}
 		if (w->nslots == w->slot_cap)
 		{
@@ -490,11 +379,7 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 
 	/* the walk: every chart's slots as numbers of the series' tracks */
 	w.cxt = cxt;
-	w.mask = 511;
-	w.table = MemoryContextAllocZero(cxt, sizeof(SeenSlot) * (w.mask + 1));
-	w.distinct_cap = 256;
-	w.ndistinct = 0;
-	w.distinct = MemoryContextAlloc(cxt, sizeof(text *) * w.distinct_cap);
+	mtm_idtab_init(&w.seen, 256, cxt);
 	w.slot_cap = 16384;
 	w.nslots = 0;
 	w.rank = MemoryContextAlloc(cxt, sizeof(int16) * w.slot_cap);
@@ -505,7 +390,7 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 	w.date = MemoryContextAlloc(cxt, sizeof(DateADT) * w.chart_cap);
 	w.start[0] = 0;
 	mtm_scan_series(&series, DATEVAL_NOBEGIN, DATEVAL_NOEND, VisitSeen, &w);
-	if (w.ndistinct == 0)
+	if (w.seen.n == 0)
 	{
 		SPI_finish();
 		return;
@@ -513,23 +398,23 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 
 	/* those of the series' tracks that credit the artist */
 	{
-		Datum	   *charted = MemoryContextAlloc(cxt, sizeof(Datum) * w.ndistinct);
+		Datum	   *charted = MemoryContextAlloc(cxt, sizeof(Datum) * w.seen.n);
 
-		for (int c = 0; c < w.ndistinct; c++)
-			charted[c] = PointerGetDatum(w.distinct[c]);
-		values[0] = PointerGetDatum(construct_array(charted, w.ndistinct, TEXTOID, -1,
+		for (int c = 0; c < w.seen.n; c++)
+			charted[c] = PointerGetDatum(w.seen.ids[c]);
+		values[0] = PointerGetDatum(construct_array(charted, w.seen.n, TEXTOID, -1,
 													false, TYPALIGN_INT));
 	}
 	values[1] = ArtistProbe("id", PG_GETARG_TEXT_PP(0));
 	values[2] = ArtistProbe("name", PG_GETARG_TEXT_PP(0));
 	mtm_spi_select(mtm_plan(&artist_tracks_plan, InvalidOid), values, NULL,
 				   "music_tm.tracks");
-	credited = MemoryContextAllocZero(cxt, sizeof(bool) * w.ndistinct);
+	credited = MemoryContextAllocZero(cxt, sizeof(bool) * w.seen.n);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		text	   *id = DatumGetTextPP(mtm_col(SPI_tuptable->vals[r],
 												SPI_tuptable->tupdesc, 1));
-		int32		code = SeenCode(&w, id);
+		int32		code = mtm_idtab_find(&w.seen, VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id));
 
 		if (code >= 0 && !credited[code])
 		{
@@ -555,7 +440,7 @@ LoadArtist(FunctionCallInfo fcinfo, const char *funcname, ArtistSeries *a)
 			if (a->count[i] == 0)
 			{
 				a->best[i] = w.rank[k];
-				a->best_id[i] = w.distinct[w.code[k]];
+				a->best_id[i] = unconstify(text *, w.seen.ids[w.code[k]]);
 				if (a->first < 0)
 					a->first = i;
 			}
