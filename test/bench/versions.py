@@ -193,5 +193,16 @@ def at_scale(cur20, report, samples, listeners, days, repeat, log):
                     c.execute(sql)
                     best[side] = min(best.get(side, 1e9), time.perf_counter() - t0)
             report.ratio(f"{name}, {listeners} x {days}: 1.1 / 2.0", best["v20"], best["v11"], 1.0)
+        # the floor of 2.0's one-track readers (history.FLOOR: fetching the
+        # series' chart rows, nothing else) against 1.1's rank_history
+        sql11 = history.LOOP.format(fn="music_tm.rank_history", args="s.track_id, s.time_range, s.listener")
+        best = {}
+        for _ in range(repeat):
+            for side, c, sql in (("v11", cur11, sql11), ("v20", cur20, history.FLOOR)):
+                t0 = time.perf_counter()
+                c.execute(sql)
+                best[side] = min(best.get(side, 1e9), time.perf_counter() - t0)
+        report.ratio("1.1 rank_history / 2.0 only fetching the series' charts", best["v20"], best["v11"], None,
+                     " (the most any one-track reader of 2.0's layout can reach)")
     finally:
         scratch.drop({V11_SCALE: conn})

@@ -62,6 +62,8 @@ class SmallBenchmark(unittest.TestCase):
         for name in history.TARGETS:
             for side, _ in history.sides(name):
                 self.assertGreater(history.timed(self.cur, side, name, self.samples, 1), 0)
+        # the floor of the one-track readers: the same samples' chart series
+        self.assertGreater(history.timed_sql(self.cur, history.FLOOR, 1), 0)
 
 
 if __name__ == "__main__":
