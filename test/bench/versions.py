@@ -159,6 +159,18 @@ def load_v11(conn, listeners, days, log):
     cur.execute("CHECKPOINT")
 
 
+def interleaved(runs, repeat):
+    """Best time of each (cursor, sql) of runs, the runs taking turns."""
+    best = [None] * len(runs)
+    for _ in range(repeat):
+        for i, (c, sql) in enumerate(runs):
+            t0 = time.perf_counter()
+            c.execute(sql)
+            t = time.perf_counter() - t0
+            best[i] = t if best[i] is None else min(best[i], t)
+    return best
+
+
 def at_scale(cur20, report, samples, listeners, days, repeat, log):
     """Every reading function of 1.1 against 2.0 at listeners x days x 3."""
     import history
@@ -186,23 +198,13 @@ def at_scale(cur20, report, samples, listeners, days, repeat, log):
             f" {len(samples)} calls each in a server-side loop, best of {repeat}, interleaved:")
         for name, fn, args in SCALE_CALLS:
             sql = history.LOOP.format(fn=fn, args=args)
-            best = {}
-            for _ in range(repeat):
-                for side, c in (("v11", cur11), ("v20", cur20)):
-                    t0 = time.perf_counter()
-                    c.execute(sql)
-                    best[side] = min(best.get(side, 1e9), time.perf_counter() - t0)
-            report.ratio(f"{name}, {listeners} x {days}: 1.1 / 2.0", best["v20"], best["v11"], 1.0)
+            best = interleaved(((cur11, sql), (cur20, sql)), repeat)
+            report.ratio(f"{name}, {listeners} x {days}: 1.1 / 2.0", best[1], best[0], 1.0)
         # the floor of 2.0's one-track readers (history.FLOOR: fetching the
         # series' chart rows, nothing else) against 1.1's rank_history
-        sql11 = history.LOOP.format(fn="music_tm.rank_history", args="s.track_id, s.time_range, s.listener")
-        best = {}
-        for _ in range(repeat):
-            for side, c, sql in (("v11", cur11, sql11), ("v20", cur20, history.FLOOR)):
-                t0 = time.perf_counter()
-                c.execute(sql)
-                best[side] = min(best.get(side, 1e9), time.perf_counter() - t0)
-        report.ratio("1.1 rank_history / 2.0 only fetching the series' charts", best["v20"], best["v11"], None,
+        sql11 = history.LOOP.format(fn="music_tm.rank_history", args=history.LOOP_ARGS["rank_history"])
+        best = interleaved(((cur11, sql11), (cur20, history.FLOOR)), repeat)
+        report.ratio("1.1 rank_history / 2.0 only fetching the series' charts", best[1], best[0], None,
                      " (the most any one-track reader of 2.0's layout can reach)")
     finally:
         scratch.drop({V11_SCALE: conn})
